@@ -1,0 +1,374 @@
+"""A local RDS Data API endpoint: the rest-json protocol boto3's ``rds-data`` client speaks,
+executing SQL on SQLite (embedded default) or MySQL/MariaDB (given a ``mysql://`` URL).
+
+Dev tooling only; never deployed. Point boto3 at it with ``AWS_ENDPOINT_URL_RDS_DATA``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from datetime import date, datetime, time as dtime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+HERE = Path(__file__).resolve().parent
+SCHEMA = HERE / "schema.sql"
+DATA_FILES = sorted((HERE / "data").glob("*.sql"))
+RESPONSE_LIMIT = 1024 * 1024  # the Data API refuses results larger than 1 MiB
+_ARN_RE = re.compile(r"^arn:aws[a-z-]*:(rds|secretsmanager):")
+
+
+class ApiError(Exception):
+    def __init__(self, kind: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.kind, self.message, self.status = kind, message, status
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script on semicolons outside quotes; drop comments and blanks."""
+    statements, current, quote = [], [], None
+    for line in script.splitlines():
+        if quote is None and line.strip().startswith("--"):
+            continue
+        for char in line + "\n":
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == ";":
+                statements.append("".join(current).strip())
+                current = []
+                continue
+            current.append(char)
+    statements.append("".join(current).strip())
+    return [s for s in statements if s]
+
+
+# ---------------------------------------------------------------------------------- backends
+
+
+class SqliteBackend:
+    """One connection per server thread to a database file (a file, so threads share it)."""
+
+    engine = "sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._local = threading.local()
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+        return conn
+
+    def prepare(self, sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return sql, params
+
+    def new_connection(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN")
+        return conn
+
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
+    def schema_script(self) -> str:
+        return SCHEMA.read_text(encoding="utf-8")
+
+
+class MysqlBackend:
+    """PyMySQL connections to ``mysql://user:pass@host:port/db`` or ``...?unix_socket=/path``."""
+
+    engine = "mysql"
+
+    def __init__(self, url: str):
+        import pymysql  # only needed for this backend
+
+        self._pymysql = pymysql
+        parsed = urlparse(url)
+        query = parse_qs(parsed.query)
+        self.options: dict[str, Any] = {
+            "user": unquote(parsed.username or "root"),
+            "password": unquote(parsed.password or ""),
+            "database": parsed.path.lstrip("/") or "petclinic",
+            "charset": "utf8mb4",
+            "autocommit": True,
+        }
+        if "unix_socket" in query:
+            self.options["unix_socket"] = query["unix_socket"][0]
+        else:
+            self.options.update(host=parsed.hostname or "127.0.0.1", port=parsed.port or 3306)
+        self.errors = (pymysql.Error,)
+        self._local = threading.local()
+
+    def connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or not conn.open:
+            conn = self._pymysql.connect(**self.options)
+            self._local.conn = conn
+        return conn
+
+    def new_connection(self) -> Any:
+        conn = self._pymysql.connect(**{**self.options, "autocommit": False})
+        conn.begin()
+        return conn
+
+    _PARAM_RE = re.compile(r"'(?:[^']|'')*'|:([A-Za-z_][A-Za-z0-9_]*)|%")
+
+    def prepare(self, sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        def swap(match: re.Match[str]) -> str:
+            if match.group(0) == "%":
+                return "%%"
+            if match.group(1):
+                return f"%({match.group(1)})s"
+            return match.group(0).replace("%", "%%")
+
+        return self._PARAM_RE.sub(swap, sql), params
+
+    def schema_script(self) -> str:
+        return SCHEMA.read_text(encoding="utf-8").replace(" COLLATE NOCASE", "")
+
+
+def backend_from_url(url: str) -> SqliteBackend | MysqlBackend:
+    if url.startswith("mysql://"):
+        return MysqlBackend(url)
+    if url.startswith("sqlite:///"):
+        return SqliteBackend(url[len("sqlite:///"):])
+    return SqliteBackend(url)
+
+
+def load_database(backend: SqliteBackend | MysqlBackend, extra_sql: list[str] | None = None) -> None:
+    """(Re)create the schema and load the sample rows, in one go."""
+    conn = backend.connection()
+    cursor = conn.cursor()
+    for table in ("visits", "pets", "owners", "types", "vet_specialties", "specialties", "vets"):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in split_statements(backend.schema_script()):
+        cursor.execute(statement)
+    for path in DATA_FILES:
+        for statement in split_statements(path.read_text(encoding="utf-8")):
+            cursor.execute(statement)
+    for statement in extra_sql or []:
+        cursor.execute(statement)
+    if backend.engine == "sqlite":
+        cursor.execute("ANALYZE")
+
+
+# ---------------------------------------------------------------------------------- protocol
+
+
+def decode_parameter(param: dict[str, Any]) -> tuple[str, Any]:
+    name, value = param.get("name"), param.get("value") or {}
+    if not name:
+        raise ApiError("BadRequestException", "Parameter name is required")
+    if value.get("isNull"):
+        return name, None
+    for key in ("stringValue", "longValue", "doubleValue"):
+        if key in value:
+            return name, value[key]
+    if "booleanValue" in value:
+        return name, bool(value["booleanValue"])
+    if "blobValue" in value:
+        return name, base64.b64decode(value["blobValue"])
+    raise ApiError("BadRequestException", f"Unsupported value for parameter {name}")
+
+
+def encode_value(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"isNull": True}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"longValue": value}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, (bytes, bytearray)):
+        return {"blobValue": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, datetime):
+        return {"stringValue": value.strftime("%Y-%m-%d %H:%M:%S")}
+    if isinstance(value, (date, dtime, Decimal, timedelta)):
+        return {"stringValue": str(value)}
+    return {"stringValue": str(value)}
+
+
+class DataApi:
+    """The operations, independent of HTTP, with counters for the benchmark."""
+
+    def __init__(self, backend: SqliteBackend | MysqlBackend):
+        self.backend = backend
+        self.transactions: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.bytes_out = 0
+        self.largest_response = 0
+
+    def _check(self, body: dict[str, Any]) -> None:
+        for key in ("resourceArn", "secretArn"):
+            if not _ARN_RE.match(str(body.get(key, ""))):
+                raise ApiError("BadRequestException", f"{key} must be an ARN")
+
+    def _connection(self, body: dict[str, Any]) -> Any:
+        txid = body.get("transactionId")
+        if txid:
+            conn = self.transactions.get(txid)
+            if conn is None:
+                raise ApiError("TransactionNotFoundException", "Transaction not found", 404)
+            return conn
+        return self.backend.connection()
+
+    def execute(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._check(body)
+        sql = body.get("sql")
+        if not isinstance(sql, str) or not sql.strip():
+            raise ApiError("BadRequestException", "sql is required")
+        params = dict(decode_parameter(p) for p in body.get("parameters") or [])
+        sql, params = self.backend.prepare(sql, params)
+        cursor = self._connection(body).cursor()
+        try:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall() if cursor.description else []
+        except self.backend.errors as err:
+            raise ApiError("DatabaseErrorException", f"Database error: {err}") from err
+        result: dict[str, Any] = {"numberOfRecordsUpdated": 0 if cursor.description else max(cursor.rowcount, 0),
+                                  "generatedFields": []}
+        if cursor.description:
+            result["records"] = [[encode_value(v) for v in row] for row in rows]
+            if body.get("includeResultMetadata"):
+                result["columnMetadata"] = [{"name": d[0], "label": d[0]} for d in cursor.description]
+            if body.get("formatRecordsAs") == "JSON":
+                names = [d[0] for d in cursor.description]
+                records = [{n: next(iter(encode_value(v).values())) if v is not None else None
+                            for n, v in zip(names, row)} for row in rows]
+                result = {"formattedRecords": json.dumps(records, ensure_ascii=False),
+                          "numberOfRecordsUpdated": 0}
+        return result
+
+    def batch_execute(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._check(body)
+        results = []
+        for parameter_set in body.get("parameterSets") or [[]]:
+            single = {**body, "parameters": parameter_set}
+            single.pop("parameterSets", None)
+            out = self.execute(single)
+            results.append({"generatedFields": out.get("generatedFields", [])})
+        return {"updateResults": results}
+
+    def begin(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._check(body)
+        txid = base64.b64encode(uuid.uuid4().bytes).decode("ascii")
+        with self.lock:
+            self.transactions[txid] = self.backend.new_connection()
+        return {"transactionId": txid}
+
+    def finish(self, body: dict[str, Any], commit: bool) -> dict[str, Any]:
+        self._check(body)
+        with self.lock:
+            conn = self.transactions.pop(str(body.get("transactionId")), None)
+        if conn is None:
+            raise ApiError("NotFoundException", "Transaction not found", 404)
+        try:
+            if self.backend.engine == "sqlite":
+                conn.execute("COMMIT" if commit else "ROLLBACK")
+            else:
+                conn.commit() if commit else conn.rollback()
+        finally:
+            conn.close()
+        return {"transactionStatus": "Transaction Committed" if commit else "Rollback Complete"}
+
+    def dispatch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        routes = {
+            "/Execute": self.execute,
+            "/BatchExecute": self.batch_execute,
+            "/BeginTransaction": self.begin,
+            "/CommitTransaction": lambda b: self.finish(b, True),
+            "/RollbackTransaction": lambda b: self.finish(b, False),
+        }
+        if path not in routes:
+            raise ApiError("BadRequestException", f"Unknown operation {path}", 404)
+        return routes[path](body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: DataApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # quiet: the handler's own logs are what matter
+        pass
+
+    def _send(self, status: int, payload: dict[str, Any], error_type: str | None = None) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if error_type:
+            self.send_header("X-Amzn-ErrorType", error_type)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/_stats":
+            api = self.api
+            self._send(200, {"calls": api.calls, "bytes_out": api.bytes_out, "largest_response": api.largest_response})
+        else:
+            self._send(404, {"message": "Not found"}, "NotFoundException")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with self.api.lock:
+                self.api.calls += 1
+            result = self.api.dispatch(self.path, body)
+            data = json.dumps(result, ensure_ascii=False).encode("utf-8")
+            if len(data) > RESPONSE_LIMIT:
+                raise ApiError("BadRequestException", "Database returned more than the allowed response size limit")
+            with self.api.lock:
+                self.api.bytes_out += len(data)
+                self.api.largest_response = max(self.api.largest_response, len(data))
+            self._send(200, result)
+        except ApiError as err:
+            self._send(err.status, {"message": err.message}, err.kind)
+        except ValueError:
+            self._send(400, {"message": "Request body is not JSON"}, "BadRequestException")
+
+
+def serve(backend: SqliteBackend | MysqlBackend, port: int = 0) -> tuple[ThreadingHTTPServer, str, DataApi]:
+    """Start the endpoint on 127.0.0.1 in a daemon thread; returns (server, url, api)."""
+    api = DataApi(backend)
+    handler = type("Handler", (_Handler,), {"api": api})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dataapi", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}", api
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", default="sqlite:///petclinic.sqlite", help="sqlite:///path or mysql://... URL")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--load", action="store_true", help="(re)create the schema and sample rows first")
+    args = parser.parse_args()
+    backend = backend_from_url(args.db)
+    if args.load:
+        load_database(backend)
+    server, url, _ = serve(backend, args.port)
+    print(url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""``make run``: ask the real handler a question against local endpoints on 127.0.0.1.
+
+Starts the local Data API (SQLite by default, or MySQL/MariaDB with --db mysql://...) and, unless
+--bedrock aws, the offline model stand-in; points boto3 at them through
+AWS_ENDPOINT_URL_RDS_DATA / AWS_ENDPOINT_URL_BEDROCK_RUNTIME; invokes ``lambda_handler`` with the
+seed's API-Gateway-shaped event; prints the response; stops the servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from local import dataapi, model_standin  # noqa: E402
+
+DEFAULT_QUESTIONS = ("Coco라는 반려동물을 키우고 있는 사람은 누구야?", "Who owns Leo?")
+LOCAL_CLUSTER_ARN = "arn:aws:rds:ap-northeast-2:000000000000:cluster:petclinic-local"
+LOCAL_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:000000000000:secret:petclinic-local-AbCdEf"
+
+
+class FakeContext:
+    """The parts of the Lambda context object the handler uses."""
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.function_name = "petclinic-genai-local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class JsonLogFormatter(logging.Formatter):
+    """Roughly what Lambda's JSON log format prints, so local logs look like CloudWatch's."""
+
+    _skip = set(vars(logging.makeLogRecord({})))
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        entry.update({k: v for k, v in vars(record).items() if k not in self._skip and k != "message"})
+        if record.exc_info:
+            entry["stackTrace"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+@contextmanager
+def local_endpoints(db_url: str | None, bedrock: str = "local") -> Iterator[dict[str, Any]]:
+    """Start the endpoints, set the environment the handler reads, and undo both afterwards."""
+    saved = dict(os.environ)
+    servers = []
+    with tempfile.TemporaryDirectory(prefix="petclinic-") as tmp:
+        backend = dataapi.backend_from_url(db_url or f"sqlite:///{tmp}/petclinic.sqlite")
+        dataapi.load_database(backend)
+        data_server, data_url, api = dataapi.serve(backend)
+        servers.append(data_server)
+        os.environ.update(
+            AWS_ENDPOINT_URL_RDS_DATA=data_url,
+            DB_CLUSTER_ARN=LOCAL_CLUSTER_ARN,
+            DB_SECRET_ARN=LOCAL_SECRET_ARN,
+            DB_NAME="petclinic",
+        )
+        standin = None
+        if bedrock == "local":
+            model_server, model_url, standin = model_standin.serve()
+            servers.append(model_server)
+            os.environ.update(
+                AWS_ENDPOINT_URL_BEDROCK_RUNTIME=model_url,
+                AWS_ACCESS_KEY_ID="local",
+                AWS_SECRET_ACCESS_KEY="local",
+                AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-2"),
+            )
+            os.environ.pop("AWS_SESSION_TOKEN", None)
+            os.environ.pop("AWS_PROFILE", None)
+        try:
+            yield {"data_api": api, "standin": standin, "backend": backend}
+        finally:
+            for server in servers:
+                server.shutdown()
+                server.server_close()
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def seed_event(question: str) -> dict[str, Any]:
+    """The payload the seed README's ``aws lambda invoke`` example sends."""
+    return {"body": json.dumps({"question": question}, ensure_ascii=False)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("question", nargs="*", help="default: " + " / ".join(DEFAULT_QUESTIONS))
+    parser.add_argument("--db", default=os.environ.get("PETCLINIC_DB_URL"), help="mysql://... (default: SQLite)")
+    parser.add_argument("--bedrock", choices=("local", "aws"), default="local",
+                        help="local: offline stand-in (default); aws: real Bedrock with your credentials")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+
+    questions = [" ".join(args.question)] if args.question else list(DEFAULT_QUESTIONS)
+    with local_endpoints(args.db, args.bedrock):
+        import lambda_function
+
+        worst = 0
+        for question in questions:
+            response = lambda_function.lambda_handler(seed_event(question), FakeContext())
+            print(json.dumps(response, ensure_ascii=False, indent=2))
+            body = json.loads(response["body"])
+            print("\n" + (body.get("answer") or json.dumps(body.get("error"), ensure_ascii=False)))
+            worst = max(worst, response["statusCode"])
+    return 0 if worst < 400 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Shared fixtures. No test reaches the network except 127.0.0.1 / a private Unix socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import lambda_function  # noqa: E402
+from local import run as local_run  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with no cached clients or settings, and fake credentials only."""
+    lambda_function._clients.clear()
+    lambda_function._settings = None
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-2")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    yield
+    lambda_function._clients.clear()
+    lambda_function._settings = None
+
+
+@pytest.fixture
+def settings() -> lambda_function.Settings:
+    return lambda_function.Settings(
+        db_cluster_arn=local_run.LOCAL_CLUSTER_ARN,
+        db_secret_arn=local_run.LOCAL_SECRET_ARN,
+        db_name="petclinic",
+        model_id=lambda_function.DEFAULT_MODEL_ID,
+        inference_profile="auto",
+        max_tool_rounds=3,
+        max_output_tokens=512,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """PETCLINIC_TEST_MYSQL_URL if set; else a throwaway MariaDB on a private socket if installed."""
+    url = os.environ.get("PETCLINIC_TEST_MYSQL_URL")
+    if url:
+        yield url
+        return
+    server = shutil.which("mariadbd") or (Path("/usr/sbin/mariadbd").exists() and "/usr/sbin/mariadbd")
+    install = shutil.which("mariadb-install-db")
+    if not server or not install:
+        if IN_CI:
+            pytest.fail("CI must test on MariaDB: install mariadb-server or set PETCLINIC_TEST_MYSQL_URL")
+        pytest.skip("no MariaDB here: install mariadb-server or set PETCLINIC_TEST_MYSQL_URL")
+    tmp = Path(tempfile.mkdtemp(prefix="petclinic-mariadb-"))
+    sock = tmp / "mysqld.sock"
+    subprocess.run([install, "--no-defaults", f"--datadir={tmp / 'data'}", "--user=root",
+                    "--auth-root-authentication-method=normal", "--skip-test-db"],
+                   check=True, capture_output=True)
+    proc = subprocess.Popen([server, "--no-defaults", f"--datadir={tmp / 'data'}", f"--socket={sock}",
+                             "--skip-networking", "--user=root", f"--pid-file={tmp / 'pid'}",
+                             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / "error.log", "wb"))
+    import pymysql
+
+    for _ in range(100):
+        try:
+            conn = pymysql.connect(unix_socket=str(sock), user="root")
+            conn.cursor().execute(
+                "CREATE DATABASE IF NOT EXISTS petclinic CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            conn.close()
+            break
+        except pymysql.Error:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("MariaDB did not start: " + (tmp / "error.log").read_text()[-2000:])
+    try:
+        yield f"mysql://root@localhost/petclinic?unix_socket={sock}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def local_stack(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Both local endpoints on 127.0.0.1 over SQLite or MariaDB; env points boto3 at them."""
+    db_url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else None
+    with local_run.local_endpoints(db_url) as stack:
+        lambda_function._clients.clear()
+        lambda_function._settings = None
+        yield stack

@@ -1,0 +1,117 @@
+"""The Data API contract: typed parameters out, every Field kind decoded in (moto + Stubber)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import boto3
+import pytest
+import requests
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+import lambda_function as lf
+
+ALL_KINDS = {
+    "columnMetadata": [{"name": n, "label": n} for n in ("s", "l", "d", "b", "n", "blob", "arr", "nested")],
+    "records": [[
+        {"stringValue": "Coco"},
+        {"longValue": 42},
+        {"doubleValue": 1.5},
+        {"booleanValue": True},
+        {"isNull": True},
+        {"blobValue": "AAEC"},
+        {"arrayValue": {"stringValues": ["a", "b"]}},
+        {"arrayValue": {"arrayValues": [{"longValues": [1, 2]}, {"booleanValues": [False]}]}},
+    ]],
+    "numberOfRecordsUpdated": 0,
+}
+
+
+@mock_aws
+def test_every_field_kind_is_decoded(settings: lf.Settings) -> None:
+    queued = {"region": "ap-northeast-2", "results": [ALL_KINDS]}
+    assert requests.post("http://motoapi.amazonaws.com/moto-api/static/rds-data/statement-results",
+                         json=queued, timeout=5).status_code == 201
+    rows = lf._execute(settings, "SELECT 1", {})
+    assert rows == [{"s": "Coco", "l": 42, "d": 1.5, "b": True, "n": None, "blob": "AAEC",
+                     "arr": ["a", "b"], "nested": [[1, 2], [False]]}]
+
+
+@mock_aws
+def test_empty_result_is_an_empty_list(settings: lf.Settings) -> None:
+    assert lf._execute(settings, "SELECT name FROM pets WHERE name = :n", {"n": "nobody"}) == []
+
+
+def _stubbed_rds() -> tuple[object, Stubber]:
+    # Anything the Stubber does not answer goes to a dead loopback port, never to AWS.
+    rds = boto3.client("rds-data", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
+    lf._clients["rds-data"] = rds
+    return rds, Stubber(rds)
+
+
+def test_parameters_are_named_and_typed(settings: lf.Settings) -> None:
+    _, stub = _stubbed_rds()
+    stub.add_response(
+        "execute_statement",
+        {"records": [], "columnMetadata": []},
+        {
+            "resourceArn": settings.db_cluster_arn, "secretArn": settings.db_secret_arn, "database": "petclinic",
+            "sql": "SELECT :s, :l, :d, :b, :n, :day", "includeResultMetadata": True,
+            "parameters": [
+                {"name": "s", "value": {"stringValue": "Leo"}},
+                {"name": "l", "value": {"longValue": 7}},
+                {"name": "d", "value": {"doubleValue": 0.5}},
+                {"name": "b", "value": {"booleanValue": False}},
+                {"name": "n", "value": {"isNull": True}},
+                {"name": "day", "value": {"stringValue": "2024-02-10"}, "typeHint": "DATE"},
+            ],
+        },
+    )
+    with stub:
+        lf._execute(settings, "SELECT :s, :l, :d, :b, :n, :day",
+                    {"s": "Leo", "l": 7, "d": 0.5, "b": False, "n": None, "day": date(2024, 2, 10)})
+    stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "code, status, expected",
+    [
+        ("DatabaseResumingException", 503, "database_unavailable"),
+        ("StatementTimeoutException", 504, "database_timeout"),
+        ("BadRequestException", 502, "database_error"),
+        ("ForbiddenException", 502, "database_error"),
+        ("ThrottlingException", 429, "database_throttled"),
+    ],
+)
+def test_data_api_errors_become_statuses_without_internals(
+    monkeypatch: pytest.MonkeyPatch, settings: lf.Settings, code: str, status: int, expected: str
+) -> None:
+    monkeypatch.setattr(lf, "_settings", settings)
+    # The Stubber is not thread-safe: run the prefetch's statements one after another here.
+    monkeypatch.setattr(lf, "run_concurrently", lambda calls: [call() for call in calls])
+    _, stub = _stubbed_rds()
+    secret_text = f"{settings.db_cluster_arn} SELECT secret FROM owners"
+    for _ in range(3):  # the prefetch runs up to three statements side by side
+        stub.add_client_error("execute_statement", code, secret_text, http_status_code=400)
+    with stub:
+        response = lf.lambda_handler({"question": "Who owns Leo?"}, None)
+    assert response["statusCode"] == status
+    body = json.loads(response["body"])
+    assert body["error"]["code"] == expected
+    assert "arn:" not in response["body"] and "SELECT" not in response["body"]
+
+
+def test_placeholders_never_inline_values() -> None:
+    sql, params = lf.placeholders("n", ["Leo", "x'); DROP TABLE pets; --"])
+    assert sql == ":n0, :n1"
+    assert params == {"n0": "Leo", "n1": "x'); DROP TABLE pets; --"}
+
+
+def test_prefetch_makes_at_most_three_statements(settings: lf.Settings) -> None:
+    statements = lf._prefetch_sql(lf.extract_names("Is George a pet, an owner or a vet in Madison?"))
+    assert len(statements) == 3
+    for sql, params in statements:
+        assert "George" not in sql and "Madison" not in sql
+        assert "George" in params.values()

@@ -1,0 +1,135 @@
+"""End to end: the real handler, real boto3 clients, local endpoints on 127.0.0.1, on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+import lambda_function as lf
+from local import run as local_run
+from local.model_standin import LABEL
+
+
+def ask(question: str, **event: Any) -> tuple[int, dict[str, Any]]:
+    response = lf.lambda_handler(event or local_run.seed_event(question), local_run.FakeContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def db_scalar(stack: dict[str, Any], sql: str) -> Any:
+    cursor = stack["backend"].connection().cursor()
+    cursor.execute(sql)
+    return cursor.fetchone()[0]
+
+
+def test_seed_question_in_korean_needs_one_model_call(local_stack: dict[str, Any]) -> None:
+    status, body = ask("Coco라는 반려동물을 키우고 있는 사람은 누구야?")
+    assert status == 200
+    assert body["answer"].startswith(LABEL["ko"])
+    assert "이서연" in body["answer"]
+    assert body["usage"]["model_calls"] == 1
+    assert body["model_id"] == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert local_stack["standin"].requests[0]["model_id"] == body["model_id"]
+    assert local_stack["data_api"].calls <= 3
+
+
+def test_who_owns_leo(local_stack: dict[str, Any]) -> None:
+    status, body = ask("Who owns Leo?")
+    assert status == 200 and "George Franklin" in body["answer"]
+    assert body["answer"].startswith(LABEL["en"])
+
+
+def test_both_pets_named_lucky_are_reported(local_stack: dict[str, Any]) -> None:
+    _, body = ask("Who owns Lucky?")
+    assert "Jeff Black" in body["answer"] and "Carlos Estaban" in body["answer"]
+
+
+def test_unknown_name_is_stated_not_invented(local_stack: dict[str, Any]) -> None:
+    _, body = ask("Who owns Zorro?")
+    assert 'no "Zorro"' in body["answer"]
+
+
+def test_question_without_names_goes_through_a_tool(local_stack: dict[str, Any]) -> None:
+    status, body = ask("How many pets of each type are there?")
+    dogs = db_scalar(local_stack, "SELECT COUNT(*) FROM pets p JOIN types t ON t.id = p.type_id WHERE t.name = 'dog'")
+    assert status == 200 and body["usage"]["model_calls"] == 2
+    assert f'"label": "dog", "count": {dogs}' in body["answer"]
+
+
+def test_http_api_v2_base64_event(local_stack: dict[str, Any]) -> None:
+    payload = json.dumps({"question": "보리의 보호자는 누구야?"}, ensure_ascii=False).encode()
+    status, body = ask("", version="2.0", requestContext={"http": {"method": "POST"}},
+                       body=base64.b64encode(payload).decode(), isBase64Encoded=True)
+    assert status == 200 and "김민준" in body["answer"]
+
+
+@pytest.fixture
+def settings_env(local_stack: dict[str, Any]) -> lf.Settings:
+    return lf.settings_once()
+
+
+def test_tools_run_on_the_engine(settings_env: lf.Settings, local_stack: dict[str, Any]) -> None:
+    madison = db_scalar(local_stack, "SELECT COUNT(*) FROM owners WHERE city = 'Madison'")
+    owners = lf.tool_search_owners(settings_env, {"city": "madison"})
+    assert owners["count"] == madison and not owners["truncated"]
+    assert lf.tool_search_owners(settings_env, {"city": "Madison", "limit": 1})["truncated"] is True
+    assert {o["last_name"] for o in lf.tool_search_owners(settings_env, {"name": "davis"})["owners"]} == {"Davis"}
+    assert lf.tool_search_owners(settings_env, {"name": "김민준"})["owners"][0]["city"] == "부산"
+
+    cats = lf.tool_search_pets(settings_env, {"type": "cat", "limit": 50})
+    assert cats["count"] == db_scalar(local_stack, "SELECT COUNT(*) FROM pets WHERE type_id = 1")
+    jean = lf.tool_search_pets(settings_env, {"owner_name": "Jean Coleman"})
+    assert {p["name"] for p in jean["pets"]} == {"Samantha", "Max"}
+
+    record = lf.tool_get_owner(settings_env, {"owner_id": jean["pets"][0]["owner_id"]})
+    assert record["found"] and sum(len(p["visits"]) for p in record["pets"]) == 4
+    assert lf.tool_get_owner(settings_env, {"owner_id": 999999})["found"] is False
+
+    surgeons = lf.tool_list_vets(settings_env, {"specialty": "surgery"})
+    assert {v["last_name"] for v in surgeons["vets"]} == {"Douglas", "Ortega", "박"}
+    douglas = [v for v in surgeons["vets"] if v["last_name"] == "Douglas"][0]
+    assert sorted(douglas["specialties"]) == ["dentistry", "surgery"]
+    assert len(lf.tool_list_vets(settings_env, {"specialty": "none"})["vets"]) == 2
+
+    visits = lf.tool_search_visits(settings_env, {"date_from": "2024-01-01", "date_to": "2025-12-31"})
+    assert [v["visit_date"] for v in visits["visits"]] == ["2025-09-17", "2025-06-03", "2024-02-10"]
+    assert lf.tool_search_visits(settings_env, {"pet_name": "Coco"})["count"] == 2
+
+
+@pytest.mark.parametrize("metric", ["owners_per_city", "pets_per_type", "vets_per_specialty", "totals",
+                                    "visits_in_period"])
+def test_aggregates_run_on_the_engine(settings_env: lf.Settings, local_stack: dict[str, Any], metric: str) -> None:
+    result = lf.tool_aggregate(settings_env, {"metric": metric, "date_from": "2010-01-01", "date_to": "2011-12-31"})
+    if metric == "totals":
+        assert result["owners"] == db_scalar(local_stack, "SELECT COUNT(*) FROM owners")
+    elif metric == "visits_in_period":
+        assert result["visits"] == 2
+    else:
+        assert sum(g["count"] for g in result["groups"]) > 0
+
+
+def test_bad_tool_dates_are_rejected(settings_env: lf.Settings) -> None:
+    with pytest.raises(lf.ToolInputError, match="YYYY-MM-DD"):
+        lf.tool_search_visits(settings_env, {"date_from": "last tuesday"})
+
+
+def test_local_data_api_speaks_the_protocol(local_stack: dict[str, Any]) -> None:
+    rds = boto3.client("rds-data")
+    arns = {"resourceArn": local_run.LOCAL_CLUSTER_ARN, "secretArn": local_run.LOCAL_SECRET_ARN}
+    tx = rds.begin_transaction(**arns, database="petclinic")["transactionId"]
+    rds.execute_statement(**arns, transactionId=tx, sql="INSERT INTO types (id, name) VALUES (:id, :name)",
+                          parameters=[{"name": "id", "value": {"longValue": 99}},
+                                      {"name": "name", "value": {"stringValue": "ferret"}}])
+    rds.rollback_transaction(**arns, transactionId=tx)
+    count = rds.execute_statement(**arns, sql="SELECT COUNT(*) AS n FROM types WHERE name = 'ferret'")
+    assert count["records"] == [[{"longValue": 0}]]
+    with pytest.raises(ClientError) as caught:
+        rds.execute_statement(**arns, sql="SELECT nope FROM nowhere")
+    assert caught.value.response["Error"]["Code"] == "DatabaseErrorException"
+    with pytest.raises(ClientError) as caught:
+        rds.execute_statement(resourceArn="petclinic-dev-cluster", secretArn="petclinic-secret-name", sql="SELECT 1")
+    assert caught.value.response["Error"]["Code"] == "BadRequestException"

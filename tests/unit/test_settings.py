@@ -1,0 +1,60 @@
+"""Settings come from the environment and are validated once; errors never leak values."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+import lambda_function as lf
+
+CLUSTER = "arn:aws:rds:ap-northeast-2:123456789012:cluster:petclinic-dev-aurora-cluster"
+SECRET = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-1a2b3c-AbCdEf"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("DB_CLUSTER_ARN", CLUSTER)
+    monkeypatch.setenv("DB_SECRET_ARN", SECRET)
+    for name in ("DB_NAME", "BEDROCK_MODEL_ID", "BEDROCK_INFERENCE_PROFILE", "MAX_TOOL_ROUNDS", "MAX_OUTPUT_TOKENS"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_defaults(env: pytest.MonkeyPatch) -> None:
+    settings = lf.Settings.from_env()
+    assert settings.db_name == "petclinic"
+    assert settings.model_id == "anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert settings.inference_profile == "auto"
+    assert settings.max_tool_rounds == lf.DEFAULT_MAX_TOOL_ROUNDS
+
+
+def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MAX_TOOL_ROUNDS", "99")
+    env.setenv("MAX_OUTPUT_TOKENS", "abc")
+    settings = lf.Settings.from_env()
+    assert settings.max_tool_rounds == 10
+    assert settings.max_output_tokens == lf.DEFAULT_MAX_OUTPUT_TOKENS
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DB_SECRET_ARN", "petclinic-dev-aurora-master-secret"),  # the seed passed a secret *name*
+        ("DB_CLUSTER_ARN", "petclinic-dev"),
+        ("DB_NAME", "petclinic; DROP TABLE owners"),
+        ("BEDROCK_INFERENCE_PROFILE", "mars"),
+    ],
+)
+def test_invalid_configuration_is_a_500_that_names_nothing_secret(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, value: str
+) -> None:
+    env.setenv(name, value)
+    with caplog.at_level(logging.ERROR):
+        response = lf.lambda_handler({"question": "Who owns Leo?"}, None)
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"])["error"]["code"] == "configuration_error"
+    assert value not in response["body"]
+    logged = " ".join(str(vars(record)) for record in caplog.records)
+    assert name in logged and value not in logged
