@@ -13,7 +13,7 @@ BEDROCK ?= local
 export Q
 export PETCLINIC_DB_URL
 
-.PHONY: help venv run test check bench package fmt init plan apply invoke logs clean
+.PHONY: help venv run test check bench package docs fmt init plan apply invoke logs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ bench: $(VENV)/.installed ## Measure size, calls and overhead against the seed's
 package: $(VENV)/.installed ## Build build/lambda_function.zip (lambda_function.py alone), as Terraform does
 	$(PY) local/package.py build/lambda_function.zip
 
+docs: $(VENV)/.installed ## Regenerate the README's Terraform inputs/outputs tables
+	$(PY) local/tfdocs.py
+
 fmt: ## Format the Terraform files
-	$(TF_ENV) $(TF) fmt
+	$(TF_ENV) $(TF) fmt -recursive
 
 init: ## terraform init with backend.config
 	$(TF_ENV) $(TF) init -backend-config=backend.config

@@ -110,7 +110,7 @@ def _int_setting(name: str, default: int, low: int, high: int) -> int:
 
 # Region-aware inference profiles. One table, easy to update: which geographic profiles exist
 # for a model, and which source regions may call each geography. Order = preference.
-PROFILE_PREFIXES = ("us", "eu", "apac", "jp", "au", "ca", "us-gov", "global")
+PROFILE_PREFIXES = ("us", "eu", "apac", "jp", "au", "us-gov", "global")
 
 PROFILE_SOURCE_REGIONS: dict[str, frozenset[str]] = {
     "us": frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2"}),

@@ -1,0 +1,151 @@
+###############################################################################
+# Account, Region, partition
+###############################################################################
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+###############################################################################
+# The network and database layers. Remote state is read only for what the
+# plain variables do not already give, so the layer can also stand alone.
+###############################################################################
+
+data "terraform_remote_state" "network" {
+  count = var.vpc_id == null || var.private_subnet_ids == null ? 1 : 0
+
+  backend = "s3"
+  config = {
+    bucket = var.remote_state_bucket
+    key    = var.network_state_key
+    region = var.aws_region
+  }
+}
+
+data "terraform_remote_state" "database" {
+  count = var.db_cluster_arn == null || var.db_secret_arn == null ? 1 : 0
+
+  backend = "s3"
+  config = {
+    bucket = var.remote_state_bucket
+    key    = var.database_state_key
+    region = var.aws_region
+  }
+}
+
+locals {
+  network_outputs  = try(data.terraform_remote_state.network[0].outputs, {})
+  database_outputs = try(data.terraform_remote_state.database[0].outputs, {})
+
+  vpc_id = coalesce(var.vpc_id, try(local.network_outputs.vpc_id, null))
+  # The network layer may output the subnets as a map (by AZ) or as a list.
+  subnet_ids     = coalesce(var.private_subnet_ids, try(values(local.network_outputs.private_app_subnet_ids), tolist(local.network_outputs.private_app_subnet_ids), null))
+  db_cluster_arn = coalesce(var.db_cluster_arn, try(local.database_outputs.cluster_arn, null))
+  db_secret_arn  = coalesce(var.db_secret_arn, try(local.database_outputs[var.database_secret_arn_output], null))
+}
+
+###############################################################################
+# The deployment package: lambda_function.py alone, at the zip's root.
+###############################################################################
+
+data "archive_file" "this" {
+  type        = "zip"
+  source_file = "${path.module}/lambda_function.py"
+  output_path = "${path.module}/build/lambda_function.zip"
+}
+
+###############################################################################
+# IAM policy documents
+###############################################################################
+
+data "aws_iam_policy_document" "assume_role" {
+  statement {
+    sid     = "LambdaAssumeRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "WriteOwnLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  # Read-only use: the function only ever calls ExecuteStatement (no transactions, no batches).
+  statement {
+    sid       = "QueryPetclinicThroughDataApi"
+    effect    = "Allow"
+    actions   = ["rds-data:ExecuteStatement"]
+    resources = [local.db_cluster_arn]
+  }
+
+  # The Data API reads the credentials secret with the caller's permissions.
+  statement {
+    sid       = "ReadDatabaseSecret"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.db_secret_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.db_secret_kms_key_arn == null ? [] : [var.db_secret_kms_key_arn]
+    content {
+      sid       = "DecryptDatabaseSecret"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
+
+  # Converse is authorised by bedrock:InvokeModel: on the inference profiles the function may pick ...
+  dynamic "statement" {
+    for_each = length(module.bedrock_access.profile_arns) > 0 ? [1] : []
+    content {
+      sid       = "InvokeClaudeInferenceProfiles"
+      effect    = "Allow"
+      actions   = ["bedrock:InvokeModel"]
+      resources = module.bedrock_access.profile_arns
+    }
+  }
+
+  # ... on the model in this Region (on-demand, BEDROCK_INFERENCE_PROFILE=none) ...
+  statement {
+    sid       = "InvokeClaudeInRegion"
+    effect    = "Allow"
+    actions   = ["bedrock:InvokeModel"]
+    resources = [module.bedrock_access.in_region_model_arn]
+  }
+
+  # ... and on the same model in the profiles' destination Regions, only through those profiles.
+  dynamic "statement" {
+    for_each = length(module.bedrock_access.destination_model_arns) > 0 ? [1] : []
+    content {
+      sid       = "InvokeClaudeThroughProfiles"
+      effect    = "Allow"
+      actions   = ["bedrock:InvokeModel"]
+      resources = module.bedrock_access.destination_model_arns
+
+      condition {
+        test     = "ArnLike"
+        variable = "bedrock:InferenceProfileArn"
+        values   = module.bedrock_access.profile_arns
+      }
+    }
+  }
+}
