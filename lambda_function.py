@@ -16,10 +16,10 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -239,7 +239,11 @@ class DataError(UpstreamError):
 
 _LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _CONVERSATION_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+
+
+def has_hangul(text: str) -> bool:
+    """Hangul syllables present? (A loop, not a regex: a Hangul class costs ms to compile at import.)"""
+    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
 
 
 @dataclass(frozen=True)
@@ -325,7 +329,7 @@ def _question_from(payload: dict[str, Any]) -> Question:
         raise BadRequest(
             'The field "conversation_id" must be 1-128 letters, digits or ._:- characters.', "invalid_conversation_id"
         )
-    detected = "ko" if _HANGUL_RE.search(text) else "en"
+    detected = "ko" if has_hangul(text) else "en"
     return Question(text=text, language=(language or detected).lower(), conversation_id=conversation_id)
 
 
@@ -479,10 +483,11 @@ def placeholders(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
 # Context: a bounded prefetch of what the question names, plus tools for everything else.
 # --------------------------------------------------------------------------------------------
 
-PREFETCH_ROW_LIMIT = 24
+PREFETCH_ENTITIES = 5  # pets / owners / vets detailed per question; the rest are counted
+PREFETCH_ROWS = 24  # joined rows per statement (a pet's visits, an owner's pets)
+PREFETCH_VISITS = 3  # most recent visits shown per pet
 MAX_CANDIDATES = 16
 
-_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*|[\uac00-\ud7a3]+")
 _PARTICLES = tuple(sorted(
     ("은", "는", "이", "가", "을", "를", "의", "에게", "라는", "이라는", "에서", "에", "와", "과", "랑", "이랑",
      "하고", "도", "만", "께서", "한테", "씨", "님", "씨의", "님의", "이가", "이는", "이의", "란", "이란", "로", "으로"),
@@ -494,7 +499,9 @@ who whom whose what which where when why how many much any all list show tell me
 their its it this that these those my our your his her owner owners own owns owned pet pets animal animals
 vet vets veterinarian veterinarians visit visits visited name named called live lives living city cities
 type types kind specialty specialties number count total clinic petclinic database data i we you they
-hi hello thanks thank can could would should will not no yes dr mr mrs ms miss doctor
+hi hello thanks thank can could would should will not no yes dr mr mrs ms miss doctor each every per
+most least more less than some other same also just only last first next recent recently ago year years
+month months day days date today yesterday week born birth old age living still currently
 누구 누구야 누구예요 누구인가요 누가 무엇 뭐 뭐야 어디 언제 몇 몇명 몇마리 마리 명 사람 반려동물 동물 펫 키우는 키우고
 있는 있어 있나요 있니 있어요 알려줘 알려주세요 주인 보호자 수의사 방문 진료 기록 전체 모든 목록 어떤 살고 사는 도시
 이름 종류 전문 분야 가진 그리고 좀 중에 총 개수 수 안녕 안녕하세요 무슨 어느 얼마나 많이 보여줘 찾아줘 데이터 병원
@@ -507,8 +514,7 @@ _KO_SYNONYMS = {
 }
 
 
-@dataclass(frozen=True)
-class Names:
+class Names(NamedTuple):
     """Lookup candidates taken from a question."""
 
     values: tuple[str, ...]
@@ -525,6 +531,27 @@ def _stem(token: str) -> str:
     return stems[1] if len(stems) > 1 else token
 
 
+def _tokens(text: str) -> Iterator[str]:
+    """Runs of Latin letters (with inner ' and -) and runs of Hangul syllables."""
+    run: list[str] = []
+    kind: str | None = None
+    for ch in text:
+        if "\uac00" <= ch <= "\ud7a3":
+            now: str | None = "ko"
+        elif ch.isascii() and (ch.isalpha() or (kind == "en" and ch in "'-")):
+            now = "en"
+        else:
+            now = None
+        if now != kind and run:
+            yield "".join(run)
+            run = []
+        kind = now
+        if now:
+            run.append(ch)
+    if run:
+        yield "".join(run)
+
+
 def extract_names(question: str) -> Names:
     """Names a question may mention (Latin and Hangul), with Korean particles stripped."""
     values: list[str] = []
@@ -536,9 +563,8 @@ def extract_names(question: str) -> Names:
         if value and value.lower() not in _STOPWORDS and value not in values:
             values.append(value)
 
-    for match in _TOKEN_RE.finditer(question):
-        token = match.group(0)
-        if _HANGUL_RE.match(token):
+    for token in _tokens(question):
+        if has_hangul(token):
             latin_run = []
             stem = _stem(token)
             if token in _PARTICLES or stem in _STOPWORDS or token in _STOPWORDS:
@@ -585,51 +611,77 @@ prefer one well-aimed call, and say when a tool reports its list was truncated.
 
 
 def _prefetch_sql(names: Names) -> list[tuple[str, dict[str, Any]]]:
-    """The (at most three) independent statements that look up everything a question names."""
+    """The three independent statements that look up everything a question names.
+
+    Each lists at most PREFETCH_ENTITIES pets / owners / vets (a derived table with LIMIT, so a
+    common name cannot flood the prompt) and at most PREFETCH_ROWS joined rows; the third
+    statement counts every match, so the model is told how many there are in all.
+    """
     in_list, params = placeholders("n", list(names.values))
-    limit = {"lim": PREFETCH_ROW_LIMIT + 1}
+    limits = {"few": PREFETCH_ENTITIES + 1, "lim": PREFETCH_ROWS + 1}
     pets = (
-        "SELECT p.id AS pet_id, p.name AS pet, p.birth_date, t.name AS type, o.first_name, o.last_name,"
+        "SELECT m.id AS pet_id, m.name AS pet, m.birth_date, t.name AS type, o.first_name, o.last_name,"
         " o.address, o.city, o.telephone, v.visit_date, v.description"
-        " FROM pets p JOIN types t ON t.id = p.type_id JOIN owners o ON o.id = p.owner_id"
-        " LEFT JOIN visits v ON v.pet_id = p.id"
-        f" WHERE p.name IN ({in_list})"
-        " ORDER BY p.name, p.id, v.visit_date DESC LIMIT :lim"
+        " FROM (SELECT p.id, p.name, p.birth_date, p.type_id, p.owner_id FROM pets p"
+        f" WHERE p.name IN ({in_list}) ORDER BY p.name, p.id LIMIT :few) m"
+        " JOIN types t ON t.id = m.type_id JOIN owners o ON o.id = m.owner_id"
+        " LEFT JOIN visits v ON v.pet_id = m.id"
+        " ORDER BY m.name, m.id, v.visit_date DESC LIMIT :lim"
     )
     pair_clauses = []
     pair_params: dict[str, Any] = {}
     for i, (last, first) in enumerate(names.full_names):
-        pair_clauses.append(f" OR (o.last_name = :ln{i} AND o.first_name = :fn{i})")
+        pair_clauses.append(f" OR (x.last_name = :ln{i} AND x.first_name = :fn{i})")
         pair_params.update({f"ln{i}": last, f"fn{i}": first})
     people = (
         "SELECT 'owner' AS kind, o.id AS person_id, o.first_name, o.last_name, o.address, o.city, o.telephone,"
         " p.name AS detail, t.name AS detail_kind"
-        " FROM owners o LEFT JOIN pets p ON p.owner_id = o.id LEFT JOIN types t ON t.id = p.type_id"
-        f" WHERE o.first_name IN ({in_list}) OR o.last_name IN ({in_list}){''.join(pair_clauses)}"
+        " FROM (SELECT x.id FROM owners x"
+        f" WHERE x.first_name IN ({in_list}) OR x.last_name IN ({in_list}){''.join(pair_clauses)}"
+        " ORDER BY x.id LIMIT :few) m"
+        " JOIN owners o ON o.id = m.id LEFT JOIN pets p ON p.owner_id = o.id LEFT JOIN types t ON t.id = p.type_id"
         " UNION ALL"
         " SELECT 'vet' AS kind, v.id AS person_id, v.first_name, v.last_name, NULL AS address, NULL AS city,"
         " NULL AS telephone, s.name AS detail, NULL AS detail_kind"
-        " FROM vets v LEFT JOIN vet_specialties vs ON vs.vet_id = v.id"
+        f" FROM (SELECT x.id FROM vets x WHERE x.first_name IN ({in_list}) OR x.last_name IN ({in_list})"
+        " ORDER BY x.id LIMIT :few) m"
+        " JOIN vets v ON v.id = m.id LEFT JOIN vet_specialties vs ON vs.vet_id = v.id"
         " LEFT JOIN specialties s ON s.id = vs.specialty_id"
-        f" WHERE v.first_name IN ({in_list}) OR v.last_name IN ({in_list})"
-        " ORDER BY kind, last_name, first_name, person_id LIMIT :lim"
+        " ORDER BY kind, person_id LIMIT :lim"
     )
-    vocabulary = (
-        f"SELECT 'city' AS kind, o.city AS name, COUNT(*) AS n FROM owners o WHERE o.city IN ({in_list})"
+    counts = (
+        f"SELECT 'pet' AS kind, p.name AS name, COUNT(*) AS n FROM pets p WHERE p.name IN ({in_list}) GROUP BY p.name"
+        " UNION ALL SELECT 'owner first name' AS kind, o.first_name AS name, COUNT(*) AS n FROM owners o"
+        f" WHERE o.first_name IN ({in_list}) GROUP BY o.first_name"
+        " UNION ALL SELECT 'owner last name' AS kind, o.last_name AS name, COUNT(*) AS n FROM owners o"
+        f" WHERE o.last_name IN ({in_list}) GROUP BY o.last_name"
+        f" UNION ALL SELECT 'city' AS kind, o.city AS name, COUNT(*) AS n FROM owners o WHERE o.city IN ({in_list})"
         " GROUP BY o.city"
         " UNION ALL SELECT 'type' AS kind, t.name AS name, COUNT(p.id) AS n FROM types t"
         f" LEFT JOIN pets p ON p.type_id = t.id WHERE t.name IN ({in_list}) GROUP BY t.name"
         " UNION ALL SELECT 'specialty' AS kind, s.name AS name, COUNT(vs.vet_id) AS n FROM specialties s"
         f" LEFT JOIN vet_specialties vs ON vs.specialty_id = s.id WHERE s.name IN ({in_list}) GROUP BY s.name"
     )
-    return [(pets, {**params, **limit}), (people, {**params, **pair_params, **limit}), (vocabulary, params)]
+    return [(pets, {**params, **limits}), (people, {**params, **pair_params, **limits}), (counts, params)]
 
 
-@dataclass
+_COUNT_LABELS = {
+    "pet": ("pet is named", "pets are named"),
+    "owner first name": ("owner has the first name", "owners have the first name"),
+    "owner last name": ("owner has the last name", "owners have the last name"),
+    "city": ("owner lives in", "owners live in"),
+    "type": ("pet is of type", "pets are of type"),
+    "specialty": ("vet has the specialty", "vets have the specialty"),
+}
+
+
 class Facts:
-    lines: list[str] = field(default_factory=list)
-    matched: set[str] = field(default_factory=set)
-    truncated: bool = False
+    """What the prefetch found, as prompt lines, and which names matched."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.matched: set[str] = set()
+        self.truncated = False
 
 
 def prefetch(settings: Settings, names: Names) -> Facts:
@@ -638,75 +690,79 @@ def prefetch(settings: Settings, names: Names) -> Facts:
     if not names.values and not names.full_names:
         return facts
     statements = _prefetch_sql(names)
-    pets, people, vocabulary = run_concurrently(
+    pets, people, counts = run_concurrently(
         [lambda sql=sql, params=params: _execute(settings, sql, params) for sql, params in statements]
     )
+    for row in counts:
+        facts.matched.add(str(row["name"]).lower())
+        one, many = _COUNT_LABELS[row["kind"]]
+        facts.lines.append(f'- {row["n"]} {one if row["n"] == 1 else many} "{row["name"]}".')
     _pet_facts(pets, facts)
     _people_facts(people, facts)
-    for row in vocabulary:
-        facts.matched.add(str(row["name"]).lower())
-        label = {"city": "owners living in", "type": "pets of type", "specialty": "vets with specialty"}[row["kind"]]
-        facts.lines.append(f'- {row["n"]} {label} "{row["name"]}".')
     matched_words = facts.matched | {word for name in facts.matched for word in name.split()}
-    missing = [name for name in names.name_like if name.lower() not in matched_words]
-    for name in missing:
-        facts.lines.append(
-            f'- No pet, owner, vet, city, pet type or specialty named "{name}" exists in the database.'
-        )
+    for name in names.name_like:
+        if name.lower() not in matched_words:
+            facts.lines.append(
+                f'- No pet, owner, vet, city, pet type or specialty named "{name}" exists in the database.'
+            )
     if facts.truncated:
-        facts.lines.append(f"- (Some lists above stop at {PREFETCH_ROW_LIMIT} rows; use the tools for more.)")
+        facts.lines.append(
+            f"- Only the first {PREFETCH_ENTITIES} matches of each kind are detailed above; use the tools"
+            " (with an owner name, pet type or city) to narrow down."
+        )
     return facts
 
 
 def display_name(first: Any, last: Any) -> str:
     """Korean names read family name first ("이서연"); others "George Franklin"."""
-    if _HANGUL_RE.search(f"{first}{last}"):
+    if has_hangul(f"{first}{last}"):
         return f"{last}{first}"
     return f"{first} {last}"
 
 
+def _grouped(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any], facts: Facts) -> list[list[dict[str, Any]]]:
+    """Rows grouped per entity, at most PREFETCH_ENTITIES of them; notes when more exist."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows[:PREFETCH_ROWS]:
+        groups.setdefault(key(row), []).append(row)
+    if len(rows) > PREFETCH_ROWS or len(groups) > PREFETCH_ENTITIES:
+        facts.truncated = True
+    return list(groups.values())[:PREFETCH_ENTITIES]
+
+
 def _pet_facts(rows: list[dict[str, Any]], facts: Facts) -> None:
-    if len(rows) > PREFETCH_ROW_LIMIT:
-        rows, facts.truncated = rows[:PREFETCH_ROW_LIMIT], True
-    by_pet: dict[Any, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_pet.setdefault(row["pet_id"], []).append(row)
-    for pet_rows in by_pet.values():
+    for pet_rows in _grouped(rows, lambda row: row["pet_id"], facts):
         pet = pet_rows[0]
-        facts.matched.add(str(pet["pet"]).lower())
         visits = [f'{r["visit_date"]} {r["description"]}' for r in pet_rows if r["visit_date"] is not None]
+        shown = visits[:PREFETCH_VISITS]
+        more = " and earlier ones (use search_visits)" if len(visits) > len(shown) else ""
         facts.lines.append(
             f'- Pet "{pet["pet"]}" ({pet["type"]}, born {pet["birth_date"]}) is owned by '
-            f'{display_name(pet["first_name"], pet["last_name"])} ({pet["address"]}, {pet["city"]}, tel {pet["telephone"]}); '
-            + ("visits: " + "; ".join(visits) if visits else "no visits recorded")
+            f'{display_name(pet["first_name"], pet["last_name"])} ({pet["address"]}, {pet["city"]}, '
+            f'tel {pet["telephone"]}); '
+            + ("visits: " + "; ".join(shown) + more if shown else "no visits recorded")
             + "."
         )
 
 
 def _people_facts(rows: list[dict[str, Any]], facts: Facts) -> None:
-    if len(rows) > PREFETCH_ROW_LIMIT:
-        rows, facts.truncated = rows[:PREFETCH_ROW_LIMIT], True
-    people: dict[tuple[str, Any], list[dict[str, Any]]] = {}
-    for row in rows:
-        people.setdefault((row["kind"], row["person_id"]), []).append(row)
-    for (kind, _), person_rows in people.items():
+    for person_rows in _grouped(rows, lambda row: (row["kind"], row["person_id"]), facts):
         person = person_rows[0]
         for part in (person["first_name"], person["last_name"], f'{person["last_name"]}{person["first_name"]}'):
             facts.matched.add(str(part).lower())
-        details = [r["detail"] for r in person_rows if r["detail"] is not None]
-        if kind == "owner":
+        name = display_name(person["first_name"], person["last_name"])
+        if person["kind"] == "owner":
             pets = [f'{r["detail"]} ({r["detail_kind"]})' for r in person_rows if r["detail"] is not None]
             facts.lines.append(
-                f'- Owner {display_name(person["first_name"], person["last_name"])} (first name {person["first_name"]}, '
-                f'last name {person["last_name"]}; {person["address"]}, {person["city"]}, tel {person["telephone"]}) '
+                f'- Owner {name} (first name {person["first_name"]}, last name {person["last_name"]}; '
+                f'{person["address"]}, {person["city"]}, tel {person["telephone"]}) '
                 + ("has pets: " + ", ".join(pets) if pets else "has no pets")
                 + "."
             )
         else:
+            specialties = [r["detail"] for r in person_rows if r["detail"] is not None]
             facts.lines.append(
-                f'- Vet {display_name(person["first_name"], person["last_name"])}: '
-                + ("specialties " + ", ".join(details) if details else "no specialty")
-                + "."
+                f"- Vet {name}: " + ("specialties " + ", ".join(specialties) if specialties else "no specialty") + "."
             )
 
 
@@ -785,7 +841,7 @@ def _person_name(where: _Where, prefix: str, name: str, key: str) -> None:
     if len(parts) == 2:
         clause += f" OR ({prefix}.first_name = :{key}_a AND {prefix}.last_name = :{key}_b)"
         params.update({f"{key}_a": parts[0], f"{key}_b": parts[1]})
-    elif _HANGUL_RE.match(name) and 3 <= len(name) <= 4:
+    elif has_hangul(name) and 3 <= len(name) <= 4:
         clause += f" OR ({prefix}.last_name = :{key}_a AND {prefix}.first_name = :{key}_b)"
         params.update({f"{key}_a": name[0], f"{key}_b": name[1:]})
     where.add(clause + ")", **params)
@@ -1003,11 +1059,11 @@ _MODEL_THROTTLED = {"ThrottlingException", "ServiceQuotaExceededException"}
 _MODEL_UNAVAILABLE = {"ServiceUnavailableException", "ModelNotReadyException", "InternalServerException"}
 
 
-@dataclass
 class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    model_calls: int = 0
+    """Tokens summed over every model call of one question."""
+
+    def __init__(self) -> None:
+        self.input_tokens = self.output_tokens = self.model_calls = 0
 
     def add(self, usage: dict[str, Any]) -> None:
         self.input_tokens += int(usage.get("inputTokens", 0))

@@ -302,6 +302,7 @@ class DataApi:
 class _Handler(BaseHTTPRequestHandler):
     api: DataApi
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
 
     def log_message(self, *args: Any) -> None:  # quiet: the handler's own logs are what matter
         pass

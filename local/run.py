@@ -56,13 +56,16 @@ class JsonLogFormatter(logging.Formatter):
 
 
 @contextmanager
-def local_endpoints(db_url: str | None, bedrock: str = "local") -> Iterator[dict[str, Any]]:
-    """Start the endpoints, set the environment the handler reads, and undo both afterwards."""
+def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = True) -> Iterator[dict[str, Any]]:
+    """Start the endpoints, set the environment the handler reads, and undo both afterwards.
+
+    ``load`` (re)creates the schema and sample rows; the benchmark brings its own database."""
     saved = dict(os.environ)
     servers = []
     with tempfile.TemporaryDirectory(prefix="petclinic-") as tmp:
         backend = dataapi.backend_from_url(db_url or f"sqlite:///{tmp}/petclinic.sqlite")
-        dataapi.load_database(backend)
+        if load:
+            dataapi.load_database(backend)
         data_server, data_url, api = dataapi.serve(backend)
         servers.append(data_server)
         os.environ.update(

@@ -1,0 +1,407 @@
+"""`make bench`: what the assistant costs as the clinic grows, beside the seed's design.
+
+For generated databases of 10, 1,000, 10,000 and 100,000 owners (local Data API over SQLite,
+offline model stand-in), and a fixed question set, it measures the Bedrock requests (bytes, an
+estimated token count, round trips), the Data API calls and bytes, the handler's own time (with
+the local endpoints, the model's time taken out; and with in-process stub clients), the cold
+import time, the zip size, and the largest Data API result. The SEED BASELINE is the seed
+README's prompt builder (every owner and every pet pasted into one InvokeModel prompt),
+re-implemented here only to be measured. Prints markdown and writes bench/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import generate  # noqa: E402
+import lambda_function as lf  # noqa: E402
+from local import dataapi, model_standin, package  # noqa: E402
+from local.run import FakeContext, local_endpoints, seed_event  # noqa: E402
+
+SIZES = (10, 1_000, 10_000, 100_000)
+QUESTIONS = (  # (label, question, is a named lookup)
+    ("named, ko", "Coco라는 반려동물을 키우고 있는 사람은 누구야?", True),
+    ("named, en", "Who owns Leo?", True),
+    ("named, ko full name", "김민준 씨의 반려동물은?", True),
+    ("not found", "Who owns Zorro?", True),
+    ("aggregate", "How many pets of each type are there?", False),
+    ("vet", "Which vets do surgery?", False),
+)
+CONTEXT_WINDOW_TOKENS = 200_000  # Claude 3 Sonnet, the seed's model
+TARGETS = {"first_request_bytes": 8 * 1024, "growth": 1.5, "named_round_trips": 1, "named_data_calls": 3,
+           "stub_p50_ms": 5.0, "import_ms": 30.0, "zip_bytes": 50 * 1024, "generate_s": 60.0}
+
+
+def estimate_tokens(text: str) -> int:
+    """~4 ASCII characters per token, 1 token per other character (Hangul). Claude's tokenizer is not
+    available offline; this is a documented approximation, used the same way for both designs."""
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+
+class Meter:
+    """Counts what crosses the boto3 clients, through botocore's event hooks (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+        self.rds_replies: dict[str, dict[str, Any]] = {}
+        self.bedrock_replies: list[dict[str, Any]] = []
+
+    def reset(self) -> None:
+        self.bedrock_bodies: list[bytes] = []
+        self.rds_calls = 0
+        self.rds_bytes = 0
+        self.rds_largest = 0
+
+    def attach(self) -> None:
+        events_b = lf.client("bedrock-runtime").meta.events
+        events_b.register("before-send.bedrock-runtime.Converse", self._bedrock_sent)
+        events_b.register("after-call.bedrock-runtime.Converse", self._bedrock_reply)
+        events_r = lf.client("rds-data").meta.events
+        events_r.register("provide-client-params.rds-data.ExecuteStatement", self._rds_params)
+        events_r.register("after-call.rds-data.ExecuteStatement", self._rds_reply)
+
+    def _bedrock_sent(self, request: Any, **_: Any) -> None:
+        with self.lock:
+            self.bedrock_bodies.append(request.body if isinstance(request.body, bytes) else request.body.encode())
+
+    def _bedrock_reply(self, parsed: dict[str, Any], **_: Any) -> None:
+        with self.lock:
+            self.bedrock_replies.append(parsed)
+
+    def _rds_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["bench_key"] = replay_key(params)
+
+    def _rds_reply(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        size = len(http_response.content)
+        with self.lock:
+            self.rds_calls += 1
+            self.rds_bytes += size
+            self.rds_largest = max(self.rds_largest, size)
+            self.rds_replies[context.get("bench_key", "")] = parsed
+
+
+def replay_key(params: dict[str, Any]) -> str:
+    return params["sql"] + json.dumps(params.get("parameters", []), sort_keys=True, ensure_ascii=False)
+
+
+class StubRds:
+    """In-process stand-in for the rds-data client: replays recorded responses."""
+
+    def __init__(self, replies: dict[str, dict[str, Any]]) -> None:
+        self.replies = replies
+
+    def execute_statement(self, **params: Any) -> dict[str, Any]:
+        return self.replies.get(replay_key(params), {"records": [], "columnMetadata": []})
+
+
+class StubBedrock:
+    """In-process stand-in for the bedrock-runtime client: replays one question's responses in order."""
+
+    meta = SimpleNamespace(region_name="ap-northeast-2")
+
+    def __init__(self, replies: list[dict[str, Any]]) -> None:
+        self.replies, self.index = replies, 0
+
+    def converse(self, **_: Any) -> dict[str, Any]:
+        reply = self.replies[self.index % len(self.replies)]
+        self.index += 1
+        return reply
+
+
+def timed_handler(question: str, model_time: list[float]) -> float:
+    """Handler wall time in ms, minus the time spent inside model calls."""
+    model_time.clear()
+    started = time.perf_counter()
+    response = lf.lambda_handler(seed_event(question), FakeContext())
+    elapsed = time.perf_counter() - started
+    assert response["statusCode"] == 200, response["body"]
+    return (elapsed - sum(model_time)) * 1000
+
+
+def seed_baseline(db_path: Path) -> dict[str, Any]:
+    """SEED BASELINE: the seed README's get_database_context() + call_bedrock_api() request body."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    owners = [dict(r) for r in conn.execute("SELECT id, first_name, last_name, city FROM owners")]
+    pets = [dict(r) for r in conn.execute("SELECT id, name, birth_date, owner_id FROM pets")]
+    conn.close()
+    db_context = {"owners": owners, "pets": pets}
+    question = QUESTIONS[0][1]
+    prompt = (
+        "\n    당신은 PetClinic 데이터베이스 전문가입니다.\n    \n    데이터베이스 정보:\n"
+        f"    {json.dumps(db_context, ensure_ascii=False)}\n    \n    사용자 질문: {question}\n    \n"
+        "    위 데이터를 바탕으로 질문에 답변해주세요.\n    "
+    )
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "messages": [{"role": "user", "content": prompt}],
+                       "max_tokens": 1000, "temperature": 0.7})
+    tokens = estimate_tokens(prompt)
+    return {"bytes": len(body.encode()), "tokens": tokens, "fits": tokens + 1000 <= CONTEXT_WINDOW_TOKENS}
+
+
+def seed_data_api(arns: dict[str, str]) -> str:
+    """The seed's two SELECTs through the (local) Data API: ok, or refused over the 1 MiB limit."""
+    for sql in ("SELECT id, first_name, last_name, city FROM owners", "SELECT id, name, birth_date, owner_id FROM pets"):
+        try:
+            lf.client("rds-data").execute_statement(**arns, sql=sql, includeResultMetadata=True)
+        except lf.ClientError as err:  # the local endpoint enforces the Data API's 1 MiB result limit
+            return "refused (> 1 MiB)" if "size limit" in str(err) else "error"
+    return "ok"
+
+
+def worst_case_results(settings: lf.Settings, db_path: Path, meter: Meter) -> int:
+    """Largest Data API result from the broadest calls the tools and prefetch allow."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    busiest = conn.execute("SELECT p.owner_id FROM visits v JOIN pets p ON p.id = v.pet_id GROUP BY p.owner_id "
+                           "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+    common = conn.execute("SELECT name FROM pets GROUP BY name ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    meter.reset()
+    lf.tool_get_owner(settings, {"owner_id": busiest})
+    lf.tool_search_visits(settings, {"limit": 50})
+    lf.tool_search_owners(settings, {"city": "서울", "limit": 50})
+    lf.tool_search_pets(settings, {"name": common, "limit": 50})
+    lf.tool_list_vets(settings, {"limit": 50})
+    lf.tool_aggregate(settings, {"metric": "owners_per_city", "limit": 50})
+    lf.prefetch(settings, lf.extract_names(f"{common} Kim Smith 서울 Madison cat dog surgery"))
+    return meter.rds_largest
+
+
+def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="petclinic-bench-"))
+    db_path = tmp / "petclinic.sqlite"
+    started = time.perf_counter()
+    counts = generate.load(dataapi.SqliteBackend(db_path), owners)
+    generate_s = time.perf_counter() - started
+    result: dict[str, Any] = {"owners": owners, "counts": counts, "generate_s": generate_s, "questions": {}}
+    with local_endpoints(f"sqlite:///{db_path}", load=False):
+        lf._clients.clear()
+        lf._settings = None
+        meter = Meter()
+        meter.attach()
+        settings = lf.settings_once()
+        model_time: list[float] = []
+        real_converse = lf._converse
+
+        def converse_timed(*args: Any, **kwargs: Any) -> Any:
+            begun = time.perf_counter()
+            try:
+                return real_converse(*args, **kwargs)
+            finally:
+                model_time.append(time.perf_counter() - begun)
+
+        lf._converse = converse_timed
+        try:
+            for label, question, named in QUESTIONS:
+                timed_handler(question, model_time)  # warm-up: connections, SQLite page cache
+                meter.reset()
+                meter.bedrock_replies = []
+                timed_handler(question, model_time)
+                bodies = list(meter.bedrock_bodies)
+                replies = list(meter.bedrock_replies)
+                first = bodies[0].decode()
+                stats = {"named": named, "first_bytes": len(bodies[0]), "first_tokens": estimate_tokens(first),
+                         "all_bytes": sum(map(len, bodies)), "round_trips": len(bodies),
+                         "data_calls": meter.rds_calls, "data_bytes": meter.rds_bytes}
+                local_ms = [timed_handler(question, model_time) for _ in range(runs)]
+                stats.update(local_p50=statistics.median(local_ms), local_p95=percentile(local_ms, 0.95))
+                stats["replies"] = replies
+                result["questions"][label] = stats
+            result["largest_result"] = max(meter.rds_largest, worst_case_results(settings, db_path, meter))
+            arns = {"resourceArn": settings.db_cluster_arn, "secretArn": settings.db_secret_arn}
+            result["seed"] = {**seed_baseline(db_path), "data_api": seed_data_api(arns)}
+            replies_by_sql = dict(meter.rds_replies)
+        finally:
+            lf._converse = real_converse
+        # Pure handler overhead: the same questions against in-process stub clients.
+        for label, question, _ in QUESTIONS:
+            stats = result["questions"][label]
+            lf._clients.clear()
+            lf._clients.update({"rds-data": StubRds(replies_by_sql), "bedrock-runtime": StubBedrock(stats.pop("replies"))})
+            samples = []
+            for _ in range(stub_runs):
+                lf._clients["bedrock-runtime"].index = 0
+                samples.append(timed_handler(question, []))
+            stats.update(stub_p50=statistics.median(samples), stub_p95=percentile(samples, 0.95))
+        lf._clients.clear()
+        lf._settings = None
+    db_path.unlink()
+    tmp.rmdir()
+    return result
+
+
+def import_times(repeat: int = 9) -> dict[str, dict[str, float]]:
+    """Cold import (python -X importtime) without bytecode caches, as on Lambda (the zip holds no .pyc):
+    boto3 alone, and lambda_function on top of an already imported boto3. Median of fresh interpreters,
+    for this interpreter and, when present, python3.13 (the deployed runtime) on the same packages."""
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": site}
+    interpreters = {platform.python_version(): sys.executable}
+    candidates = [shutil.which("python3.13"), *map(str, sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")))]
+    for py313 in filter(None, candidates):  # a pyenv shim may exist and fail: try each
+        probe = subprocess.run([py313, "-c", "import boto3, platform; print(platform.python_version())"],
+                               env=env, capture_output=True, text=True)
+        if probe.returncode == 0:
+            interpreters[probe.stdout.strip()] = py313
+            break
+
+    def cumulative(python: str, code: str, module: str) -> float:
+        done = subprocess.run([python, "-X", "importtime", "-c", code], cwd=ROOT, env=env, capture_output=True,
+                              text=True, check=True)
+        for line in done.stderr.splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) == 3 and parts[2] == module:
+                return int(parts[1]) / 1000
+        raise RuntimeError(f"{module} not in importtime output")
+
+    results = {}
+    for version, python in interpreters.items():
+        boto = [cumulative(python, "import boto3", "boto3") for _ in range(repeat)]
+        module = [cumulative(python, "import boto3, botocore.config, botocore.exceptions; import lambda_function",
+                             "lambda_function") for _ in range(repeat)]
+        results[version] = {"boto3_ms": statistics.median(boto), "module_ms": statistics.median(module)}
+    return results
+
+
+def explain_sqlite(owners: int = 10_000) -> list[str]:
+    """EXPLAIN QUERY PLAN of the prefetch statements on a generated SQLite database."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "explain.sqlite"
+        generate.load(dataapi.SqliteBackend(path), owners)
+        conn = sqlite3.connect(path)
+        lines = []
+        statements = lf._prefetch_sql(lf.extract_names("Who owns Leo in Madison?"))
+        for label, (sql, params) in zip(("pets", "owners and vets", "counts"), statements):
+            plan = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            lines.append(f"{label}: " + "; ".join(row[-1] for row in plan))
+        conn.close()
+    return lines
+
+
+def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], zip_bytes: int, plans: list[str],
+           runs: int, stub_runs: int) -> tuple[str, list[tuple[str, bool]]]:
+    out = ["## Benchmark results", "",
+           f"Machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}, "
+           f"SQLite {__import__('sqlite3').sqlite_version}. Command: `make bench`. Handler times: p50/p95 of {runs} runs "
+           f"with the local endpoints (model time excluded) and of {stub_runs} runs with in-process stub clients.", "",
+           "### Per question", "",
+           "| owners | question | 1st request B | ~tokens | all requests B | model calls | Data API calls | "
+           "Data API B | local p50/p95 ms | stub p50/p95 ms |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        for label, q in result["questions"].items():
+            out.append(f"| {result['owners']:,} | {label} | {q['first_bytes']:,} | {q['first_tokens']:,} | "
+                       f"{q['all_bytes']:,} | {q['round_trips']} | {q['data_calls']} | {q['data_bytes']:,} | "
+                       f"{q['local_p50']:.1f} / {q['local_p95']:.1f} | {q['stub_p50']:.2f} / {q['stub_p95']:.2f} |")
+    out += ["", "### Against the seed's design (SEED BASELINE: every owner and pet pasted into the prompt)", "",
+            "| owners | pets | visits | generated in s | project: largest 1st request B | seed: 1st request B | "
+            "seed: ~tokens | seed fits 200k context | seed's SELECTs via Data API | seed / project | "
+            "largest Data API result B |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
+    for result in results:
+        largest = max(q["first_bytes"] for q in result["questions"].values())
+        seed = result["seed"]
+        out.append(f"| {result['owners']:,} | {result['counts']['pets']:,} | {result['counts']['visits']:,} | "
+                   f"{result['generate_s']:.1f} | {largest:,} | {seed['bytes']:,} | {seed['tokens']:,} | "
+                   f"{'yes' if seed['fits'] else '**no**'} | {seed['data_api']} | {seed['bytes'] / largest:,.1f}x | "
+                   f"{result['largest_result']:,} |")
+    out += ["", "Cold import without bytecode caches, as on Lambda (median of 9 fresh interpreters, "
+            "`python -X importtime`): " + "; ".join(
+                f"Python {v}: boto3 {t['boto3_ms']:.1f} ms, `lambda_function` on top of boto3 {t['module_ms']:.1f} ms"
+                for v, t in imports.items()) + f". Deployment zip: {zip_bytes:,} B.", "",
+            "Token estimate: about 4 ASCII characters per token plus one per other character (Hangul); "
+            "Claude's tokenizer is not available offline, so both designs are estimated the same way.", "",
+            "Query plans of the prefetch statements (SQLite, 10,000 owners):", ""]
+    out += [f"- {line}" for line in plans]
+    checks = _targets(results, imports, zip_bytes)
+    out += ["", "### Targets", "", "| target | result |", "|---|---|"]
+    out += [f"| {name} | {'pass' if ok else '**FAIL**'} |" for name, ok in checks]
+    return "\n".join(out) + "\n", checks
+
+
+def _targets(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], zip_bytes: int) -> list[tuple[str, bool]]:
+    first = {r["owners"]: max(q["first_bytes"] for q in r["questions"].values()) for r in results}
+    named = [q for r in results for q in r["questions"].values() if q["named"]]
+    stub = [q["stub_p50"] for r in results for q in r["questions"].values()]
+    checks = [
+        (f"first Bedrock request <= 8 KB at every size (largest {max(first.values()):,} B)",
+         max(first.values()) <= TARGETS["first_request_bytes"]),
+        ("named lookups: 1 model call", all(q["round_trips"] == TARGETS["named_round_trips"] for q in named)),
+        ("named lookups: <= 3 Data API calls (run concurrently)",
+         all(q["data_calls"] <= TARGETS["named_data_calls"] for q in named)),
+        (f"handler overhead with stub clients < 5 ms p50 (slowest {max(stub):.2f} ms)",
+         max(stub) < TARGETS["stub_p50_ms"]),
+        ("import adds < 30 ms beyond boto3 (" + ", ".join(f"{t['module_ms']:.1f} ms on {v}" for v, t in imports.items())
+         + ")", all(t["module_ms"] < TARGETS["import_ms"] for t in imports.values())),
+        (f"zip < 50 KB ({zip_bytes:,} B)", zip_bytes < TARGETS["zip_bytes"]),
+        ("largest Data API result < 1 MiB", all(r["largest_result"] < dataapi.RESPONSE_LIMIT for r in results)),
+        ("generation < 60 s at every size", all(r["generate_s"] < TARGETS["generate_s"] for r in results)),
+    ]
+    if min(first) == 10 and max(first) == 100_000:
+        growth = first[100_000] / first[10]
+        checks.insert(1, (f"first request 100k / 10 <= 1.5 ({growth:.2f})", growth <= TARGETS["growth"]))
+    return checks
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="owner counts, comma-separated")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per question with the local endpoints")
+    parser.add_argument("--stub-runs", type=int, default=200, help="timed runs per question with stub clients")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = parser.parse_args(argv)
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        print(f"measuring {size:,} owners ...", file=sys.stderr, flush=True)
+        results.append(measure_size(size, args.runs, args.stub_runs))
+    zip_bytes = package.build(Path(tempfile.mkdtemp()) / "lambda_function.zip").stat().st_size
+    text, checks = render(results, import_times(), zip_bytes, explain_sqlite(), args.runs, args.stub_runs)
+    print(text)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"written to {Path(args.out).relative_to(ROOT) if Path(args.out).is_relative_to(ROOT) else args.out}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
