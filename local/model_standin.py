@@ -21,6 +21,7 @@ LABEL = {
     "en": "[Offline stand-in model - not Claude] ",
 }
 _PET_FACT = re.compile(r'^- Pet "(?P<pet>[^"]+)" \((?P<type>[^,]+), born [^)]*\) is owned by (?P<owner>[^(]+?) \((?P<where>[^)]*)\)')
+_COUNT = re.compile(r'^- (?P<n>\d+) (?:pet is|pets are) named "(?P<name>[^"]+)"\.$')
 _NOT_FOUND = re.compile(r'^- No pet, owner, vet, city, pet type or specialty named "(?P<name>[^"]+)"')
 
 
@@ -36,6 +37,13 @@ def _fact_sentence(line: str, lang: str) -> str:
         if lang == "ko":
             return f'{pet["pet"]}({pet["type"]})의 보호자는 {pet["owner"]} 님입니다' + (f" ({city})." if city else ".")
         return f'{pet["pet"]} ({pet["type"]}) belongs to {pet["owner"]}' + (f" of {city}." if city else ".")
+    count = _COUNT.match(line)
+    if count:
+        if count["n"] == "1":
+            return ""  # the pet's own line follows
+        if lang == "ko":
+            return f'"{count["name"]}"라는 이름의 반려동물은 {count["n"]}마리입니다.'
+        return f'{count["n"]} pets are named "{count["name"]}".'
     missing = _NOT_FOUND.match(line)
     if missing:
         if lang == "ko":
@@ -83,7 +91,8 @@ def respond(request: dict[str, Any]) -> dict[str, Any]:
     else:
         facts = [line for line in first_text.splitlines() if line.startswith("- ")]
         if facts:
-            content = [{"text": LABEL[lang] + " ".join(_fact_sentence(f, lang) for f in facts)}]
+            sentences = [sentence for sentence in (_fact_sentence(f, lang) for f in facts) if sentence]
+            content = [{"text": LABEL[lang] + " ".join(sentences)}]
             stop = "end_turn"
         else:
             name, args = _pick_tool(question)

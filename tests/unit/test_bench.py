@@ -1,0 +1,24 @@
+"""The benchmark script still runs end to end (smallest size, one run each). It times nothing here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import bench  # noqa: E402
+
+
+def test_bench_runs_and_reports_every_target(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    bench.main(["--sizes", "10", "--runs", "1", "--stub-runs", "2", "--import-repeat", "1", "--out", str(out)])
+    text = out.read_text()
+    assert "SEED BASELINE" in text and "### Targets" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 10 |")]
+    assert len(rows) == len(bench.QUESTIONS) + 1  # one per question, one against the seed
+
+
+def test_token_estimate_counts_hangul_per_character() -> None:
+    assert bench.estimate_tokens("abcd" * 10) == 10
+    assert bench.estimate_tokens("이서연") == 3
