@@ -15,10 +15,18 @@ import threading
 import uuid
 from datetime import date, datetime, time as dtime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+if not __package__:  # run as a script: python local/dataapi.py
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from local import jsonhttp  # noqa: E402
+from local.jsonhttp import JsonHandler  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SCHEMA = HERE / "schema.sql"
@@ -299,35 +307,19 @@ class DataApi:
         return routes[path](body)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     api: DataApi
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
-
-    def log_message(self, *args: Any) -> None:  # quiet: the handler's own logs are what matter
-        pass
-
-    def _send(self, status: int, payload: dict[str, Any], error_type: str | None = None) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if error_type:
-            self.send_header("X-Amzn-ErrorType", error_type)
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         if self.path == "/_stats":
             api = self.api
-            self._send(200, {"calls": api.calls, "bytes_out": api.bytes_out, "largest_response": api.largest_response})
+            self.send_json(200, {"calls": api.calls, "bytes_out": api.bytes_out, "largest_response": api.largest_response})
         else:
-            self._send(404, {"message": "Not found"}, "NotFoundException")
+            self.send_json(404, {"message": "Not found"}, "NotFoundException")
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(self.read_body() or b"{}")
             with self.api.lock:
                 self.api.calls += 1
             result = self.api.dispatch(self.path, body)
@@ -337,21 +329,18 @@ class _Handler(BaseHTTPRequestHandler):
             with self.api.lock:
                 self.api.bytes_out += len(data)
                 self.api.largest_response = max(self.api.largest_response, len(data))
-            self._send(200, result)
+            self.send_json(200, result)
         except ApiError as err:
-            self._send(err.status, {"message": err.message}, err.kind)
+            self.send_json(err.status, {"message": err.message}, err.kind)
         except ValueError:
-            self._send(400, {"message": "Request body is not JSON"}, "BadRequestException")
+            self.send_json(400, {"message": "Request body is not JSON"}, "BadRequestException")
 
 
 def serve(backend: SqliteBackend | MysqlBackend, port: int = 0) -> tuple[ThreadingHTTPServer, str, DataApi]:
     """Start the endpoint on 127.0.0.1 in a daemon thread; returns (server, url, api)."""
     api = DataApi(backend)
-    handler = type("Handler", (_Handler,), {"api": api})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dataapi", daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}", api
+    server, url = jsonhttp.serve(type("Handler", (_Handler,), {"api": api}), "dataapi", port)
+    return server, url, api
 
 
 def main() -> None:

@@ -12,9 +12,12 @@ import json
 import re
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
+
+from local import jsonhttp
+from local.jsonhttp import JsonHandler
 
 LABEL = {
     "ko": "[오프라인 대체 모델 - Claude 아님] ",
@@ -116,44 +119,26 @@ class StandIn:
         self.lock = threading.Lock()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     standin: StandIn
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, payload: dict[str, Any], error_type: str | None = None) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if error_type:
-            self.send_header("X-Amzn-ErrorType", error_type)
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        raw = self.read_body()
         match = re.fullmatch(r"/model/([^/]+)/converse", self.path)
         if not match:
-            self._send(404, {"message": "Only Converse is offered offline"}, "ResourceNotFoundException")
+            self.send_json(404, {"message": "Only Converse is offered offline"}, "ResourceNotFoundException")
             return
         try:
             request = json.loads(raw)
         except ValueError:
-            self._send(400, {"message": "Malformed request"}, "ValidationException")
+            self.send_json(400, {"message": "Malformed request"}, "ValidationException")
             return
         with self.standin.lock:
             self.standin.requests.append({"model_id": unquote(match.group(1)), "bytes": len(raw)})
-        self._send(200, respond(request))
+        self.send_json(200, respond(request))
 
 
 def serve(port: int = 0) -> tuple[ThreadingHTTPServer, str, StandIn]:
     standin = StandIn()
-    handler = type("Handler", (_Handler,), {"standin": standin})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="model-standin", daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}", standin
+    server, url = jsonhttp.serve(type("Handler", (_Handler,), {"standin": standin}), "model-standin", port)
+    return server, url, standin
