@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from http import HTTPStatus
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, NoReturn
 
 import boto3
 from botocore.config import Config
@@ -339,12 +339,20 @@ def _question_from(payload: dict[str, Any]) -> Question:
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
-_CLIENT_CONFIGS = {
-    # Our statements are indexed and LIMITed; 20 s is far below the Data API's 45 s cap.
-    "rds-data": Config(connect_timeout=3, read_timeout=20, retries={"mode": "standard", "max_attempts": 3}),
-    # Model calls are long; one retry only, the handler also watches the Lambda deadline.
-    "bedrock-runtime": Config(connect_timeout=3, read_timeout=50, retries={"mode": "standard", "max_attempts": 2}),
-}
+# The function's timeout, as seen at the first invocation; client timeouts are sized from it.
+_timeout_budget_s = DEFAULT_TIME_BUDGET_MS / 1000
+
+
+def client_config(service: str, budget_s: float) -> Config:
+    """Timeouts that fit the Lambda's own timeout, so a slow dependency answers 504, not a Lambda timeout."""
+    if service == "rds-data":
+        # Our statements are indexed and LIMITed: wait beyond the Data API's 45 s cap only if time allows.
+        read = 50 if budget_s >= 120 else max(5, int(budget_s // 4))
+        return Config(connect_timeout=3, read_timeout=read, retries={"mode": "standard", "max_attempts": 2})
+    # A Converse call returns when the whole answer is generated. No botocore retries: a retried
+    # read timeout would outlive the Lambda; _converse retries throttling itself if time allows.
+    read = min(300, max(10, int(budget_s - MODEL_CALL_RESERVE_MS / 1000 + 2)))
+    return Config(connect_timeout=3, read_timeout=read, retries={"mode": "standard", "max_attempts": 1})
 
 
 def client(service: str) -> Any:
@@ -353,7 +361,7 @@ def client(service: str) -> Any:
         with _clients_lock:
             found = _clients.get(service)
             if found is None:
-                found = boto3.client(service, config=_CLIENT_CONFIGS[service])
+                found = boto3.client(service, config=client_config(service, _timeout_budget_s))
                 _clients[service] = found
     return found
 
@@ -1089,32 +1097,48 @@ class Deadline:
         return int((self._end - time.monotonic()) * 1000)
 
 
-def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]], usage: Usage) -> dict[str, Any]:
-    try:
-        response = client("bedrock-runtime").converse(
-            modelId=model_id,
-            system=[{"text": SYSTEM_PROMPT}],
-            messages=messages,
-            toolConfig=TOOL_CONFIG,
-            inferenceConfig={"maxTokens": settings.max_output_tokens, "temperature": 0},
-        )
-    except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "Unknown")
-        logger.warning("bedrock error", extra={"error_code": code, "model_id": model_id})
-        if code in _MODEL_THROTTLED:
-            raise Throttled(code="model_throttled") from err
-        if code in _MODEL_UNAVAILABLE:
-            raise ServiceUnavailable(code="model_unavailable") from err
-        if code == "ModelTimeoutException":
+MODEL_RETRY_PAUSE_S = 1.0
+
+
+def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]], usage: Usage,
+              deadline: Deadline) -> dict[str, Any]:
+    """One Converse call; a throttled or unavailable model is retried once when the deadline allows."""
+    for attempt in (1, 2):
+        try:
+            response = client("bedrock-runtime").converse(
+                modelId=model_id,
+                system=[{"text": SYSTEM_PROMPT}],
+                messages=messages,
+                toolConfig=TOOL_CONFIG,
+                inferenceConfig={"maxTokens": settings.max_output_tokens, "temperature": 0},
+            )
+            usage.add(response.get("usage", {}))
+            return response
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "Unknown")
+            retry = code in _MODEL_THROTTLED | _MODEL_UNAVAILABLE and attempt == 1 and (
+                deadline.remaining_ms() > MODEL_CALL_RESERVE_MS + MODEL_RETRY_PAUSE_S * 1000)
+            logger.warning("bedrock error", extra={"error_code": code, "model_id": model_id, "retry": retry})
+            if retry:
+                time.sleep(MODEL_RETRY_PAUSE_S)
+                continue
+            _raise_model_error(code, err)
+        except (ReadTimeoutError, ConnectTimeoutError) as err:
             raise UpstreamTimeout(code="model_timeout") from err
-        raise UpstreamError("The language model rejected the request.", "model_error") from err
-    except (ReadTimeoutError, ConnectTimeoutError) as err:
+        except (EndpointConnectionError, BotoCoreError) as err:
+            logger.warning("bedrock unreachable", extra={"error_type": type(err).__name__})
+            raise ServiceUnavailable(code="model_unreachable") from err
+    raise AssertionError("unreachable")
+
+
+def _raise_model_error(code: str, err: ClientError) -> NoReturn:
+    if code in _MODEL_THROTTLED:
+        raise Throttled(code="model_throttled") from err
+    if code in _MODEL_UNAVAILABLE:
+        raise ServiceUnavailable(code="model_unavailable") from err
+    if code == "ModelTimeoutException":
         raise UpstreamTimeout(code="model_timeout") from err
-    except (EndpointConnectionError, BotoCoreError) as err:
-        logger.warning("bedrock unreachable", extra={"error_type": type(err).__name__})
-        raise ServiceUnavailable(code="model_unreachable") from err
-    usage.add(response.get("usage", {}))
-    return response
+    raise UpstreamError("The language model rejected the request.", "model_error") from err
 
 
 def converse_loop(settings: Settings, model_id: str, first: dict[str, Any], deadline: Deadline) -> tuple[str, Usage]:
@@ -1123,7 +1147,7 @@ def converse_loop(settings: Settings, model_id: str, first: dict[str, Any], dead
     for round_number in range(1, settings.max_tool_rounds + 2):
         if deadline.remaining_ms() < MODEL_CALL_RESERVE_MS:
             raise UpstreamTimeout()
-        response = _converse(model_id, settings, messages, usage)
+        response = _converse(model_id, settings, messages, usage, deadline)
         message = response.get("output", {}).get("message", {"role": "assistant", "content": []})
         tool_uses = [block["toolUse"] for block in message.get("content", []) if "toolUse" in block]
         if response.get("stopReason") != "tool_use" or not tool_uses:
@@ -1183,12 +1207,16 @@ def _error_response(err: AppError, request_id: str, source: str) -> dict[str, An
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    global _timeout_budget_s
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     source = event_source(event)
     started = time.perf_counter()
+    deadline = Deadline(context)
+    if not _clients:
+        _timeout_budget_s = deadline.remaining_ms() / 1000
     try:
         question = parse_request(event)
-        result = answer(question, settings_once(), Deadline(context))
+        result = answer(question, settings_once(), deadline)
         body: dict[str, Any] = {**result, "request_id": request_id}
         if question.conversation_id:
             body["conversation_id"] = question.conversation_id

@@ -118,15 +118,42 @@ def test_unknown_tool_name_is_an_error_result(clients: dict[str, Any]) -> None:
         ("ValidationException", 502, "model_error"),
     ],
 )
-def test_bedrock_errors_map_to_statuses(clients: dict[str, Any], code: str, status: int, expected: str) -> None:
+def test_bedrock_errors_map_to_statuses(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                        code: str, status: int, expected: str) -> None:
+    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0)
     bedrock = clients["bedrock"]
     arn = "arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.x"
-    bedrock.add_client_error("converse", code, f"You don't have access to {arn}", 400)
+    retried = code in ("ThrottlingException", "ServiceUnavailableException")
+    for _ in range(2 if retried else 1):
+        bedrock.add_client_error("converse", code, f"You don't have access to {arn}", 400)
     with bedrock:
         response = lf.lambda_handler({"question": NO_NAMES}, None)
     assert response["statusCode"] == status
     assert json.loads(response["body"])["error"]["code"] == expected
     assert "arn:" not in response["body"]
+    assert len(clients["sent"]) == (2 if retried else 1)
+    bedrock.assert_no_pending_responses()
+
+
+def test_throttling_is_retried_once_when_time_allows(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0)
+    bedrock = clients["bedrock"]
+    bedrock.add_client_error("converse", "ThrottlingException", "slow down", 429)
+    bedrock.add_response("converse", _reply([{"text": "18 pets."}], "end_turn"))
+    with bedrock:
+        response = lf.lambda_handler({"question": NO_NAMES}, None)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["usage"]["model_calls"] == 1
+
+
+def test_no_retry_when_the_deadline_is_near(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0.5)
+    bedrock = clients["bedrock"]
+    bedrock.add_client_error("converse", "ThrottlingException", "slow down", 429)
+    with bedrock:
+        response = lf.lambda_handler({"question": NO_NAMES}, _Context(lf.MODEL_CALL_RESERVE_MS + 400))
+    assert response["statusCode"] == 429
+    assert response["headers"]["Retry-After"] == "5"
 
 
 class _Context:
