@@ -23,9 +23,21 @@ from typing import Any, Callable, Iterator, NamedTuple, NoReturn
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
 
 logger = logging.getLogger("petclinic_genai")
+# botocore's DEBUG records carry request bodies (SQL parameters, prompts): keep them out even
+# when the function's log level is DEBUG.
+for _noisy in ("boto3", "botocore", "urllib3"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 # Lambda sets AWS_LAMBDA_LOG_LEVEL from logging_config; INFO when it is not configured.
 logger.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper())
 
@@ -361,7 +373,11 @@ def client(service: str) -> Any:
         with _clients_lock:
             found = _clients.get(service)
             if found is None:
-                found = boto3.client(service, config=client_config(service, _timeout_budget_s))
+                try:
+                    found = boto3.client(service, config=client_config(service, _timeout_budget_s))
+                except NoRegionError as err:
+                    logger.error("no AWS region configured", extra={"service": service})
+                    raise ConfigurationError() from err
                 _clients[service] = found
     return found
 
@@ -461,6 +477,9 @@ def _execute(settings: Settings, sql: str, params: dict[str, Any] | None = None)
         if code == "ThrottlingException":
             raise DataError(Throttled.message, "database_throttled") from err
         raise DataError() from err
+    except NoCredentialsError as err:
+        logger.error("no AWS credentials")
+        raise ConfigurationError() from err
     except (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError) as err:
         logger.warning("data api unreachable", extra={"error_type": type(err).__name__})
         raise DataError("The database could not be reached.", "database_unreachable") from err
@@ -1125,6 +1144,9 @@ def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]],
             _raise_model_error(code, err)
         except (ReadTimeoutError, ConnectTimeoutError) as err:
             raise UpstreamTimeout(code="model_timeout") from err
+        except NoCredentialsError as err:
+            logger.error("no AWS credentials")
+            raise ConfigurationError() from err
         except (EndpointConnectionError, BotoCoreError) as err:
             logger.warning("bedrock unreachable", extra={"error_type": type(err).__name__})
             raise ServiceUnavailable(code="model_unreachable") from err

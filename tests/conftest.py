@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no cached clients or settings, and fake credentials only."""
     lambda_function._clients.clear()
     lambda_function._settings = None
+    boto3.DEFAULT_SESSION = None  # it caches credentials between tests
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -80,3 +80,29 @@ def test_client_timeouts_fit_the_lambda_timeout(
     assert lf.client("bedrock-runtime").meta.config.read_timeout == bedrock_read
     # within the Lambda timeout: every retry of a read timeout still ends before it
     assert rds_read * 2 < timeout_s or timeout_s >= 120
+
+
+@pytest.mark.parametrize("missing", ["region", "credentials"])
+def test_missing_region_or_credentials_is_a_configuration_error(env: pytest.MonkeyPatch, missing: str) -> None:
+    if missing == "region":
+        env.delenv("AWS_DEFAULT_REGION", raising=False)
+        env.delenv("AWS_REGION", raising=False)
+    else:
+        env.delenv("AWS_ACCESS_KEY_ID", raising=False)
+        env.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    response = lf.lambda_handler({"question": "Who owns Leo?"}, None)
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"])["error"]["code"] == "configuration_error"
+
+
+def test_debug_logging_never_shows_sql_parameters_or_prompts(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing answers: the request fails fast
+    with caplog.at_level(logging.DEBUG):
+        lf.lambda_handler({"question": "Who owns Leopoldina?"}, None)
+    logged = " ".join(str(vars(record)) for record in caplog.records)
+    assert "Leopoldina" not in logged
+    assert "SELECT" not in logged
