@@ -22,6 +22,13 @@ data "terraform_remote_state" "network" {
     key    = var.network_state_key
     region = var.aws_region
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.remote_state_bucket != ""
+      error_message = "Set remote_state_bucket to read the 01-network layer's state, or set both vpc_id and private_subnet_ids."
+    }
+  }
 }
 
 data "terraform_remote_state" "database" {
@@ -33,17 +40,24 @@ data "terraform_remote_state" "database" {
     key    = var.database_state_key
     region = var.aws_region
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.remote_state_bucket != ""
+      error_message = "Set remote_state_bucket to read the 03-database layer's state, or set both db_cluster_arn and db_secret_arn."
+    }
+  }
 }
 
 locals {
   network_outputs  = try(data.terraform_remote_state.network[0].outputs, {})
   database_outputs = try(data.terraform_remote_state.database[0].outputs, {})
 
-  vpc_id = coalesce(var.vpc_id, try(local.network_outputs.vpc_id, null))
+  vpc_id = try(coalesce(var.vpc_id, local.network_outputs.vpc_id), null)
   # The network layer may output the subnets as a map (by AZ) or as a list.
-  subnet_ids     = coalesce(var.private_subnet_ids, try(values(local.network_outputs.private_app_subnet_ids), tolist(local.network_outputs.private_app_subnet_ids), null))
-  db_cluster_arn = coalesce(var.db_cluster_arn, try(local.database_outputs.cluster_arn, null))
-  db_secret_arn  = coalesce(var.db_secret_arn, try(local.database_outputs[var.database_secret_arn_output], null))
+  subnet_ids     = try(coalesce(var.private_subnet_ids, try(values(local.network_outputs.private_app_subnet_ids), tolist(local.network_outputs.private_app_subnet_ids))), null)
+  db_cluster_arn = try(coalesce(var.db_cluster_arn, local.database_outputs.cluster_arn), null)
+  db_secret_arn  = try(coalesce(var.db_secret_arn, local.database_outputs[var.database_secret_arn_output]), null)
 }
 
 ###############################################################################

@@ -168,6 +168,21 @@ resource "aws_lambda_function" "this" {
     mode = var.tracing_mode
   }
 
+  lifecycle {
+    precondition {
+      condition     = local.vpc_id != null && length(coalesce(local.subnet_ids, [])) > 0
+      error_message = "No VPC or private subnets: the network layer's state has no vpc_id/private_app_subnet_ids outputs; set vpc_id and private_subnet_ids."
+    }
+    precondition {
+      condition     = can(regex("^arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:cluster:", local.db_cluster_arn))
+      error_message = "No Aurora cluster ARN: the database layer's state has no cluster_arn output; set db_cluster_arn."
+    }
+    precondition {
+      condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:", local.db_secret_arn))
+      error_message = "No database secret ARN (a secret name is not enough): check database_secret_arn_output or set db_secret_arn."
+    }
+  }
+
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.this,

@@ -307,3 +307,13 @@ def test_makefile_targets() -> None:
     assert targets <= phony
     assert re.search(r"^\.DEFAULT_GOAL := help$", text, re.M)
     assert "-backend-config=backend.config" in text and "-var-file=terraform.tfvars" in text
+
+
+def test_missing_network_or_database_inputs_fail_with_a_clear_message() -> None:
+    for name in ("network", "database"):
+        remote = data_blocks("terraform_remote_state")[name]
+        (precondition,) = remote["lifecycle"][0]["precondition"]
+        assert "remote_state_bucket" in precondition["condition"] and "set both" in precondition["error_message"]
+    checks = resources("aws_lambda_function")["this"]["lifecycle"][0]["precondition"]
+    assert {"local.vpc_id", "local.db_cluster_arn", "local.db_secret_arn"} <= {
+        ref for check in checks for ref in re.findall(r"local\.[a-z_]+", check["condition"])}
