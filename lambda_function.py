@@ -797,7 +797,7 @@ def build_user_message(question: Question, facts: Facts) -> dict[str, Any]:
     language = {"ko": "Korean", "en": "English"}.get(question.language.split("-")[0], question.language)
     header = f"Answer language: {language}\n"
     if facts.lines:
-        header += "Facts looked up for the names in the question (complete for those names):\n"
+        header += "Facts looked up for the names in the question (the counts are complete):\n"
         header += "\n".join(facts.lines) + "\n"
     else:
         header += "No names from the question were looked up; use the tools to find the data.\n"
@@ -904,7 +904,7 @@ def tool_search_pets(settings: Settings, args: dict[str, Any]) -> dict[str, Any]
         _person_name(where, "o", owner, "owner")
     rows = _execute(
         settings,
-        "SELECT p.id AS pet_id, p.name, p.birth_date, t.name AS type, o.id AS owner_id,"
+        "SELECT p.name, p.birth_date, t.name AS type, o.id AS owner_id,"
         " o.first_name AS owner_first_name, o.last_name AS owner_last_name, o.city AS owner_city"
         " FROM pets p JOIN types t ON t.id = p.type_id JOIN owners o ON o.id = p.owner_id"
         + where.sql() + " ORDER BY p.name, p.id LIMIT :lim",
