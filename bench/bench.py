@@ -17,12 +17,14 @@ import math
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -145,8 +147,6 @@ def timed_handler(question: str, model_time: list[float]) -> float:
 
 def seed_baseline(db_path: Path) -> dict[str, Any]:
     """SEED BASELINE: the seed README's get_database_context() + call_bedrock_api() request body."""
-    import sqlite3
-
     conn = sqlite3.connect(db_path)
     conn.row_factory = sqlite3.Row
     owners = [dict(r) for r in conn.execute("SELECT id, first_name, last_name, city FROM owners")]
@@ -177,8 +177,6 @@ def seed_data_api(arns: dict[str, str]) -> str:
 
 def worst_case_results(settings: lf.Settings, db_path: Path, meter: Meter) -> int:
     """Largest Data API result from the broadest calls the tools and prefetch allow."""
-    import sqlite3
-
     conn = sqlite3.connect(db_path)
     busiest = conn.execute("SELECT p.owner_id FROM visits v JOIN pets p ON p.id = v.pet_id GROUP BY p.owner_id "
                            "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
@@ -199,8 +197,11 @@ def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="petclinic-bench-"))
     db_path = tmp / "petclinic.sqlite"
     started = time.perf_counter()
-    counts = generate.load(dataapi.SqliteBackend(db_path), owners)
+    generate.load(dataapi.SqliteBackend(db_path), owners)
     generate_s = time.perf_counter() - started
+    with closing(sqlite3.connect(db_path)) as conn:  # totals, sample rows included
+        counts = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                  for table in ("owners", "pets", "visits", "vets")}
     result: dict[str, Any] = {"owners": owners, "counts": counts, "generate_s": generate_s, "questions": {}}
     with local_endpoints(f"sqlite:///{db_path}", load=False):
         lf._clients.clear()
@@ -258,12 +259,14 @@ def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
     return result
 
 
-def import_times(repeat: int = 9) -> dict[str, dict[str, float]]:
-    """Cold import (python -X importtime) without bytecode caches, as on Lambda (the zip holds no .pyc):
-    boto3 alone, and lambda_function on top of an already imported boto3. Median of fresh interpreters,
-    for this interpreter and, when present, python3.13 (the deployed runtime) on the same packages."""
+def import_times(repeat: int = 15) -> dict[str, dict[str, float]]:
+    """Cold import as on Lambda: boto3 from bytecode (the runtime ships it compiled), lambda_function
+    compiled from source at every start (the zip holds no .pyc). Median of fresh interpreters
+    (`python -X importtime`), for this interpreter and, when present, python3.13 (the deployed runtime)."""
     site = next(p for p in sys.path if p.endswith("site-packages"))
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": site}
+    cache = Path(tempfile.mkdtemp(prefix="pycache-"))
+    env = {**os.environ, "PYTHONPATH": site, "PYTHONPYCACHEPREFIX": str(cache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     interpreters = {platform.python_version(): sys.executable}
     candidates = [shutil.which("python3.13"), *map(str, sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")))]
     for py313 in filter(None, candidates):  # a pyenv shim may exist and fail: try each
@@ -274,6 +277,8 @@ def import_times(repeat: int = 9) -> dict[str, dict[str, float]]:
             break
 
     def cumulative(python: str, code: str, module: str) -> float:
+        for stale in cache.rglob("lambda_function.*.pyc"):
+            stale.unlink()
         done = subprocess.run([python, "-X", "importtime", "-c", code], cwd=ROOT, env=env, capture_output=True,
                               text=True, check=True)
         for line in done.stderr.splitlines():
@@ -285,22 +290,22 @@ def import_times(repeat: int = 9) -> dict[str, dict[str, float]]:
     compile_code = ("import time; src = open('lambda_function.py').read(); best = 1e9\n"
                     "for _ in range(15):\n t = time.perf_counter(); compile(src, 'lambda_function.py', 'exec');"
                     " best = min(best, time.perf_counter() - t)\nprint(best * 1000)")
+    both = "import boto3, botocore.config, botocore.exceptions; import lambda_function"
     results = {}
     for version, python in interpreters.items():
+        cumulative(python, both, "lambda_function")  # warm-up: boto3's bytecode into the cache
         boto = [cumulative(python, "import boto3", "boto3") for _ in range(repeat)]
-        module = [cumulative(python, "import boto3, botocore.config, botocore.exceptions; import lambda_function",
-                             "lambda_function") for _ in range(repeat)]
+        module = [cumulative(python, both, "lambda_function") for _ in range(repeat)]
         compiled = subprocess.run([python, "-c", compile_code], cwd=ROOT, env=env, capture_output=True, text=True,
                                   check=True)
         results[version] = {"boto3_ms": statistics.median(boto), "module_ms": statistics.median(module),
                             "compile_ms": float(compiled.stdout)}
+    shutil.rmtree(cache, ignore_errors=True)
     return results
 
 
 def explain_sqlite(owners: int = 10_000) -> list[str]:
     """EXPLAIN QUERY PLAN of the prefetch statements on a generated SQLite database."""
-    import sqlite3
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "explain.sqlite"
         generate.load(dataapi.SqliteBackend(path), owners)
@@ -318,7 +323,7 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
            runs: int, stub_runs: int, import_repeat: int) -> tuple[str, list[tuple[str, bool]]]:
     out = ["## Benchmark results", "",
            f"Machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}, "
-           f"SQLite {__import__('sqlite3').sqlite_version}. Command: `make bench`. Handler times: p50/p95 of {runs} runs "
+           f"SQLite {sqlite3.sqlite_version}. Command: `make bench`. Handler times: p50/p95 of {runs} runs "
            f"with the local endpoints (model time excluded) and of {stub_runs} runs with in-process stub clients.", "",
            "### Per question", "",
            "| owners | question | 1st request B | ~tokens | all requests B | model calls | Data API calls | "
@@ -330,19 +335,20 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
                        f"{q['all_bytes']:,} | {q['round_trips']} | {q['data_calls']} | {q['data_bytes']:,} | "
                        f"{q['local_p50']:.1f} / {q['local_p95']:.1f} | {q['stub_p50']:.2f} / {q['stub_p95']:.2f} |")
     out += ["", "### Against the seed's design (SEED BASELINE: every owner and pet pasted into the prompt)", "",
-            "| owners | pets | visits | generated in s | project: largest 1st request B | seed: 1st request B | "
+            "| generated owners | owners | pets | visits | generated in s | project: largest 1st request B | seed: 1st request B | "
             "seed: ~tokens | seed fits 200k context | seed's SELECTs via Data API | seed / project | "
             "largest Data API result B |",
-            "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
     for result in results:
         largest = max(q["first_bytes"] for q in result["questions"].values())
         seed = result["seed"]
-        out.append(f"| {result['owners']:,} | {result['counts']['pets']:,} | {result['counts']['visits']:,} | "
+        out.append(f"| {result['owners']:,} | {result['counts']['owners']:,} | {result['counts']['pets']:,} | "
+                   f"{result['counts']['visits']:,} | "
                    f"{result['generate_s']:.1f} | {largest:,} | {seed['bytes']:,} | {seed['tokens']:,} | "
                    f"{'yes' if seed['fits'] else '**no**'} | {seed['data_api']} | {seed['bytes'] / largest:,.1f}x | "
                    f"{result['largest_result']:,} |")
-    out += ["", f"Cold import without bytecode caches, as on Lambda (median of {import_repeat} fresh interpreters, "
-            "`python -X importtime`): " + "; ".join(
+    out += ["", "Cold import as on Lambda, boto3 from bytecode and `lambda_function` compiled from source "
+            f"(median of {import_repeat} fresh interpreters, `python -X importtime`): " + "; ".join(
                 f"Python {v}: boto3 {t['boto3_ms']:.1f} ms, `lambda_function` on top of boto3 {t['module_ms']:.1f} ms "
                 f"(of which compiling the source: {t['compile_ms']:.1f} ms, best of 15)"
                 for v, t in imports.items()) + f". Deployment zip: {zip_bytes:,} B.", "",
@@ -395,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="owner counts, comma-separated")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per question with the local endpoints")
     parser.add_argument("--stub-runs", type=int, default=200, help="timed runs per question with stub clients")
-    parser.add_argument("--import-repeat", type=int, default=9, help="fresh interpreters per import measurement")
+    parser.add_argument("--import-repeat", type=int, default=15, help="fresh interpreters per import measurement")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     args = parser.parse_args(argv)
     results = []
