@@ -133,3 +133,12 @@ def test_local_data_api_speaks_the_protocol(local_stack: dict[str, Any]) -> None
     with pytest.raises(ClientError) as caught:
         rds.execute_statement(resourceArn="petclinic-dev-cluster", secretArn="petclinic-secret-name", sql="SELECT 1")
     assert caught.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_language_hint_and_conversation_id(local_stack: dict[str, Any]) -> None:
+    event = {"question": "Coco라는 반려동물을 키우고 있는 사람은 누구야?", "language": "en", "conversation_id": "chat-42"}
+    response = lf.lambda_handler(event, local_run.FakeContext())
+    status, body = response["statusCode"], json.loads(response["body"])
+    assert status == 200
+    assert body["answer"].startswith(LABEL["en"])  # the hint wins over the detected Korean
+    assert body["conversation_id"] == "chat-42"

@@ -317,3 +317,14 @@ def test_missing_network_or_database_inputs_fail_with_a_clear_message() -> None:
     checks = resources("aws_lambda_function")["this"]["lifecycle"][0]["precondition"]
     assert {"local.vpc_id", "local.db_cluster_arn", "local.db_secret_arn"} <= {
         ref for check in checks for ref in re.findall(r"local\.[a-z_]+", check["condition"])}
+
+
+def test_vpc_endpoints_admit_only_the_function() -> None:
+    group = resources("aws_security_group")["endpoints"]
+    (rule,) = group["ingress"]
+    assert (rule["from_port"], rule["to_port"], rule["protocol"]) == (443, 443, "tcp")
+    assert rule["security_groups"] == ["${aws_security_group.this.id}"] and "cidr_blocks" not in rule
+    endpoint = resources("aws_vpc_endpoint")["this"]
+    assert endpoint["private_dns_enabled"] is True and endpoint["vpc_endpoint_type"] == "Interface"
+    assert set(re.findall(r'"([a-z-]+)"', main_locals()["vpc_endpoint_services"])) == {
+        "rds-data", "bedrock-runtime", "secretsmanager", "logs"}
