@@ -13,7 +13,7 @@ BEDROCK ?= local
 export Q
 export PETCLINIC_DB_URL
 
-.PHONY: help venv run test check bench package docs fmt init plan apply invoke logs clean
+.PHONY: help venv run lint test check bench package docs fmt init plan apply invoke logs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -34,7 +34,10 @@ venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create both virtual envir
 run: $(VENV)/.installed ## Ask the handler offline: local Data API on SQLite + offline model stand-in
 	$(PY) local/run.py --bedrock $(BEDROCK) $${Q:+"$$Q"}
 
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Run every test (unit, contract, end-to-end, Terraform checks)
+lint: $(VENV)/.installed ## Lint the Python code (ruff; settings in ruff.toml)
+	$(VENV)/bin/ruff check .
+
+test: lint $(CHECKOV_VENV)/.installed ## Lint, then run every test (unit, contract, end-to-end, Terraform checks)
 	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
 
 check: test ## What CI runs

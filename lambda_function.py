@@ -18,8 +18,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from http import HTTPStatus
-from typing import Any, Callable, Iterator, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
+from collections.abc import Callable, Iterator
 
 import boto3
 from botocore.config import Config
@@ -717,9 +719,7 @@ def prefetch(settings: Settings, names: Names) -> Facts:
     if not names.values and not names.full_names:
         return facts
     statements = _prefetch_sql(names)
-    pets, people, counts = run_concurrently(
-        [lambda sql=sql, params=params: _execute(settings, sql, params) for sql, params in statements]
-    )
+    pets, people, counts = run_concurrently([partial(_execute, settings, sql, params) for sql, params in statements])
     for row in counts:
         facts.matched.add(str(row["name"]).lower())
         one, many = _COUNT_LABELS[row["kind"]]
@@ -1060,9 +1060,10 @@ TOOL_CONFIG = {
 
 def run_tool(settings: Settings, tool_use: dict[str, Any]) -> dict[str, Any]:
     """Run one toolUse; failures come back as an error toolResult, never as an exception."""
-    name, tool_use_id = tool_use.get("name"), tool_use.get("toolUseId")
-    args = tool_use.get("input") if isinstance(tool_use.get("input"), dict) else {}
-    status, content = "success", None
+    name, tool_use_id, raw = tool_use.get("name"), tool_use.get("toolUseId"), tool_use.get("input")
+    args: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    status = "success"
+    content: dict[str, Any]
     try:
         if name not in TOOLS:
             raise ToolInputError("unknown tool; use one of " + ", ".join(TOOLS))
@@ -1179,7 +1180,7 @@ def converse_loop(settings: Settings, model_id: str, first: dict[str, Any], dead
             return text, usage
         if round_number > settings.max_tool_rounds:
             break
-        results = run_concurrently([lambda t=t: run_tool(settings, t) for t in tool_uses])
+        results = run_concurrently([partial(run_tool, settings, tool_use) for tool_use in tool_uses])
         if round_number == settings.max_tool_rounds:
             results.append({"text": "Tool budget used up: answer now from what you have."})
         messages += [message, {"role": "user", "content": results}]

@@ -27,7 +27,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
 import lambda_function as lf  # noqa: E402
-from local import dataapi, model_standin, package  # noqa: E402
+from local import dataapi, package  # noqa: E402
 from local.run import FakeContext, local_endpoints, seed_event  # noqa: E402
 
 SIZES = (10, 1_000, 10_000, 100_000)

@@ -12,11 +12,12 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local import dataapi  # noqa: E402
+from local import dataapi
 
 EN_FIRST = ("James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan "
             "Joseph Jessica Thomas Sarah Charles Karen Daniel Lisa Matthew Nancy Anthony Betty Mark Margaret Donald "

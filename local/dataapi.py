@@ -25,8 +25,8 @@ if not __package__:  # run as a script: python local/dataapi.py
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local import jsonhttp  # noqa: E402
-from local.jsonhttp import JsonHandler  # noqa: E402
+from local import jsonhttp
+from local.jsonhttp import JsonHandler
 
 HERE = Path(__file__).resolve().parent
 SCHEMA = HERE / "schema.sql"

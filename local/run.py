@@ -18,7 +18,8 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,7 +46,7 @@ class FakeContext:
 class JsonLogFormatter(logging.Formatter):
     """Roughly what Lambda's JSON log format prints, so local logs look like CloudWatch's."""
 
-    _skip = set(vars(logging.makeLogRecord({})))
+    _skip = frozenset(vars(logging.makeLogRecord({})))
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}

@@ -10,7 +10,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -79,10 +80,11 @@ def mysql_url() -> Iterator[str]:
     subprocess.run([install, "--no-defaults", f"--datadir={tmp / 'data'}", "--user=root",
                     "--auth-root-authentication-method=normal", "--skip-test-db"],
                    check=True, capture_output=True)
-    proc = subprocess.Popen([server, "--no-defaults", f"--datadir={tmp / 'data'}", f"--socket={sock}",
-                             "--skip-networking", "--user=root", f"--pid-file={tmp / 'pid'}",
-                             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
-                            stdout=subprocess.DEVNULL, stderr=open(tmp / "error.log", "wb"))
+    with open(tmp / "error.log", "wb") as errors:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([server, "--no-defaults", f"--datadir={tmp / 'data'}", f"--socket={sock}",
+                                 "--skip-networking", "--user=root", f"--pid-file={tmp / 'pid'}",
+                                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
+                                stdout=subprocess.DEVNULL, stderr=errors)
     import pymysql
 
     for _ in range(100):

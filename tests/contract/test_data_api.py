@@ -8,7 +8,7 @@ from datetime import date
 import boto3
 import pytest
 import requests
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 from moto import mock_aws
 
 import lambda_function as lf

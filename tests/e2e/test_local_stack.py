@@ -91,7 +91,7 @@ def test_tools_run_on_the_engine(settings_env: lf.Settings, local_stack: dict[st
 
     surgeons = lf.tool_list_vets(settings_env, {"specialty": "surgery"})
     assert {v["last_name"] for v in surgeons["vets"]} == {"Douglas", "Ortega", "박"}
-    douglas = [v for v in surgeons["vets"] if v["last_name"] == "Douglas"][0]
+    douglas = next(v for v in surgeons["vets"] if v["last_name"] == "Douglas")
     assert sorted(douglas["specialties"]) == ["dentistry", "surgery"]
     assert len(lf.tool_list_vets(settings_env, {"specialty": "none"})["vets"]) == 2
 

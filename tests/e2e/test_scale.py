@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,17 +16,15 @@ from local import dataapi
 from local import run as local_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import generate  # noqa: E402
+import generate
 
 OWNERS = 3000
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mariadb"])
 def clinic(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if request.param == "mariadb":
-        url = request.getfixturevalue("mysql_url")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('clinic') / 'clinic.sqlite'}"
+    sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('clinic') / 'clinic.sqlite'}"
+    url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else sqlite_url
     generate.load(dataapi.backend_from_url(url), OWNERS)
     with local_run.local_endpoints(url, load=False) as stack:
         yield {**stack, "engine": request.param}

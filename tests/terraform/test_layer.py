@@ -9,7 +9,8 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -303,7 +304,7 @@ def test_makefile_targets() -> None:
     text = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z-]+):", text, re.M))
     phony = set(re.search(r"^\.PHONY:(.*)$", text, re.M).group(1).split())
-    assert {"help", "run", "test", "check", "bench", "package", "init", "plan", "apply", "invoke", "logs"} <= targets
+    assert {"help", "run", "lint", "test", "check", "bench", "package", "init", "plan", "apply", "invoke", "logs"} <= targets
     assert targets <= phony
     assert re.search(r"^\.DEFAULT_GOAL := help$", text, re.M)
     assert "-backend-config=backend.config" in text and "-var-file=terraform.tfvars" in text

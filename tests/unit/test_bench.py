@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-import bench  # noqa: E402
+import bench
 
 
 def test_bench_runs_and_reports_every_target(tmp_path: Path) -> None:
