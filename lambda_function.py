@@ -273,7 +273,7 @@ def event_source(event: Any) -> str:
         return "direct"
     context = event.get("requestContext")
     if isinstance(context, dict) and "elb" in context:
-        return "alb"
+        return "alb_multi" if "multiValueHeaders" in event else "alb"
     if event.get("version") == "2.0" or (isinstance(context, dict) and "http" in context):
         return "http_v2"
     if "body" in event or "httpMethod" in event:
@@ -829,7 +829,7 @@ def _text_arg(args: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 80:
         raise ToolInputError(f"{name} must be a string of at most 80 characters")
-    cleaned = value.replace("%", "").replace("_", "").strip()
+    cleaned = value.replace("%", "").replace("_", "").replace("\\", "").strip()  # no LIKE wildcards or escapes
     if not cleaned:
         raise ToolInputError(f"{name} must contain letters")
     return cleaned
@@ -1218,8 +1218,10 @@ def respond(status: int, body: dict[str, Any], source: str, headers: dict[str, s
         "body": json.dumps(body, ensure_ascii=False),
         "isBase64Encoded": False,
     }
-    if source == "alb":
+    if source.startswith("alb"):
         response["statusDescription"] = f"{int(status)} {HTTPStatus(status).phrase}"
+    if source == "alb_multi":  # a target group with multi-value headers on ignores "headers"
+        response["multiValueHeaders"] = {name: [value] for name, value in response.pop("headers").items()}
     return response
 
 

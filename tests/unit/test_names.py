@@ -42,3 +42,13 @@ def test_two_word_cities_and_plurals() -> None:
 def test_candidates_are_bounded() -> None:
     question = " ".join(f"Name{i}" for i in range(100))
     assert len(extract_names(question).values) <= 16
+
+
+def test_tool_text_arguments_cannot_smuggle_like_wildcards() -> None:
+    from lambda_function import ToolInputError, _text_arg
+
+    assert _text_arg({"name": "Le%o_\\"}, "name") == "Leo"
+    for bad in ({"name": "%%"}, {"name": 7}, {"name": "x" * 81}):
+        with pytest.raises(ToolInputError):
+            _text_arg(bad, "name")
+    assert _text_arg({}, "name") is None

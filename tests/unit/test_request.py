@@ -92,3 +92,13 @@ def test_handler_answers_bad_input_with_400_before_touching_aws(monkeypatch: pyt
     response = lf.lambda_handler({"body": "{}"}, None)
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["error"]["code"] == "missing_question"
+
+
+def test_alb_with_multi_value_headers_gets_them_back() -> None:
+    event = {"requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:x"}}, "httpMethod": "POST",
+             "multiValueHeaders": {"content-type": ["application/json"]}, "body": _body(""), "isBase64Encoded": False}
+    assert lf.event_source(event) == "alb_multi"
+    response = lf.lambda_handler(event, None)
+    assert response["statusCode"] == 400 and "headers" not in response
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json; charset=utf-8"]
+    assert response["statusDescription"] == "400 Bad Request"
