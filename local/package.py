@@ -26,4 +26,4 @@ def build(target: str | Path) -> Path:
 
 if __name__ == "__main__":
     path = build(sys.argv[1] if len(sys.argv) > 1 else "build/lambda_function.zip")
-    print(f"{path.relative_to(ROOT)} {path.stat().st_size} bytes")
+    print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} {path.stat().st_size} bytes")
