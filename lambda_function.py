@@ -1238,7 +1238,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     deadline = Deadline(context)
     if not _clients:
-        _timeout_budget_s = deadline.remaining_ms() / 1000
+        _timeout_budget_s = round(deadline.remaining_ms() / 1000)  # ~ the configured timeout, in whole seconds
     try:
         question = parse_request(event)
         result = answer(question, settings_once(), deadline)

@@ -10,6 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 import lambda_function as lf
+from local.run import FakeContext
 
 NO_NAMES = "How many pets are there?"  # no names: no prefetch statements, only tools
 
@@ -151,26 +152,17 @@ def test_no_retry_when_the_deadline_is_near(clients: dict[str, Any], monkeypatch
     bedrock = clients["bedrock"]
     bedrock.add_client_error("converse", "ThrottlingException", "slow down", 429)
     with bedrock:
-        response = lf.lambda_handler({"question": NO_NAMES}, _Context(lf.MODEL_CALL_RESERVE_MS + 400))
+        response = lf.lambda_handler({"question": NO_NAMES}, FakeContext((lf.MODEL_CALL_RESERVE_MS + 400) / 1000))
     assert response["statusCode"] == 429
     assert response["headers"]["Retry-After"] == "5"
 
 
-class _Context:
-    aws_request_id = "req-deadline"
-
-    def __init__(self, remaining_ms: int) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 def test_no_model_call_when_the_lambda_is_about_to_time_out(clients: dict[str, Any]) -> None:
     with clients["bedrock"]:
-        response = lf.lambda_handler({"question": NO_NAMES}, _Context(lf.MODEL_CALL_RESERVE_MS - 1))
+        context = FakeContext((lf.MODEL_CALL_RESERVE_MS - 1) / 1000)
+        response = lf.lambda_handler({"question": NO_NAMES}, context)
     assert response["statusCode"] == 504
-    assert json.loads(response["body"])["request_id"] == "req-deadline"
+    assert json.loads(response["body"])["request_id"] == context.aws_request_id
     assert clients["sent"] == []
 
 

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 import lambda_function as lf
+from local.run import FakeContext
 
 CLUSTER = "arn:aws:rds:ap-northeast-2:123456789012:cluster:petclinic-dev-aurora-cluster"
 SECRET = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-1a2b3c-AbCdEf"
@@ -60,22 +61,13 @@ def test_invalid_configuration_is_a_500_that_names_nothing_secret(
     assert name in logged and value not in logged
 
 
-class _Context:
-    aws_request_id = "req"
-
-    def __init__(self, remaining_ms: int) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
 
 @pytest.mark.parametrize("timeout_s, rds_read, bedrock_read", [(60, 15, 54), (30, 7, 24), (900, 50, 300)])
 def test_client_timeouts_fit_the_lambda_timeout(
     env: pytest.MonkeyPatch, timeout_s: int, rds_read: int, bedrock_read: int
 ) -> None:
     env.setenv("DB_NAME", "bad name!")  # fail fast after the clients would be configured
-    lf.lambda_handler({"question": "Who owns Leo?"}, _Context(timeout_s * 1000))
+    lf.lambda_handler({"question": "Who owns Leo?"}, FakeContext(timeout_s))
     assert lf.client("rds-data").meta.config.read_timeout == rds_read
     assert lf.client("bedrock-runtime").meta.config.read_timeout == bedrock_read
     # within the Lambda timeout: every retry of a read timeout still ends before it
