@@ -87,7 +87,7 @@ def mysql_url() -> Iterator[str]:
                                 stdout=subprocess.DEVNULL, stderr=errors)
     import pymysql
 
-    for _ in range(100):
+    for _ in range(300):  # up to 30 s for a first start on a slow machine
         try:
             conn = pymysql.connect(unix_socket=str(sock), user="root")
             conn.cursor().execute(
