@@ -255,9 +255,12 @@ _LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _CONVERSATION_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"  # the Hangul syllables block (가 .. 힣)
+
+
 def has_hangul(text: str) -> bool:
     """Hangul syllables present? (A loop, not a regex: a Hangul class costs ms to compile at import.)"""
-    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
+    return any(HANGUL_FIRST <= ch <= HANGUL_LAST for ch in text)
 
 
 @dataclass(frozen=True)
@@ -530,7 +533,7 @@ vet vets veterinarian veterinarians visit visits visited name named called live 
 type types kind specialty specialties number count total clinic petclinic database data i we you they
 hi hello thanks thank can could would should will not no yes dr mr mrs ms miss doctor each every per
 most least more less than some other same also just only last first next recent recently ago year years
-month months day days date today yesterday week born birth old age living still currently
+month months day days date today yesterday week born birth old age still currently
 누구 누구야 누구예요 누구인가요 누가 무엇 뭐 뭐야 어디 언제 몇 몇명 몇마리 마리 명 사람 반려동물 동물 펫 키우는 키우고
 있는 있어 있나요 있니 있어요 알려줘 알려주세요 주인 보호자 수의사 방문 진료 기록 전체 모든 목록 어떤 살고 사는 도시
 이름 종류 전문 분야 가진 그리고 좀 중에 총 개수 수 안녕 안녕하세요 무슨 어느 얼마나 많이 보여줘 찾아줘 데이터 병원
@@ -565,7 +568,7 @@ def _tokens(text: str) -> Iterator[str]:
     run: list[str] = []
     kind: str | None = None
     for ch in text:
-        if "\uac00" <= ch <= "\ud7a3":
+        if HANGUL_FIRST <= ch <= HANGUL_LAST:
             now: str | None = "ko"
         elif ch.isascii() and (ch.isalpha() or (kind == "en" and ch in "'-")):
             now = "en"
