@@ -12,8 +12,9 @@ TF_ENV := CHECKPOINT_DISABLE=1 TF_PLUGIN_CACHE_DIR=
 BEDROCK ?= local
 export Q
 export PETCLINIC_DB_URL
+export PORT
 
-.PHONY: help venv run lint test check bench package docs fmt init plan apply invoke logs clean
+.PHONY: help venv run serve chat lint test check bench package docs fmt init plan apply invoke logs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -33,6 +34,12 @@ venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create both virtual envir
 
 run: $(VENV)/.installed ## Ask the handler offline: local Data API on SQLite + offline model stand-in
 	$(PY) local/run.py --bedrock $(BEDROCK) $${Q:+"$$Q"}
+
+serve: $(VENV)/.installed ## Serve /api/genai on 127.0.0.1:8080 like API Gateway (offline, with memory; PORT=...)
+	$(PY) local/serve.py --bedrock $(BEDROCK) $${PORT:+--port "$$PORT"}
+
+chat: $(VENV)/.installed ## A terminal conversation with memory (offline stand-in; BEDROCK=aws for real Bedrock)
+	$(PY) local/chat.py --bedrock $(BEDROCK)
 
 lint: $(VENV)/.installed ## Lint the Python code (ruff; settings in ruff.toml)
 	$(VENV)/bin/ruff check .

@@ -14,13 +14,16 @@ import os
 import re
 import threading
 import time
+import unicodedata
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 from http import HTTPStatus
 from typing import Any, NamedTuple, NoReturn
+from urllib.parse import unquote_plus
 from collections.abc import Callable, Iterator
 
 import boto3
@@ -55,11 +58,18 @@ DEFAULT_MAX_OUTPUT_TOKENS = 1024
 # Time kept back for the last model call and the response; below it we stop and answer 504.
 MODEL_CALL_RESERVE_MS = 8_000
 DEFAULT_TIME_BUDGET_MS = 60_000
+# API Gateway's REST integration timeout is 29 s: answer (504 if need be) before it gives up.
+DEFAULT_API_GATEWAY_BUDGET_MS = 28_000
+DEFAULT_CONVERSATION_IDLE_MINUTES = 60
+DEFAULT_CONVERSATION_MAX_TURNS = 5
 
-_CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$")
-_SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$")
-_DB_NAME_RE = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
-_MODEL_ID_RE = re.compile(r"^(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/)?[A-Za-z0-9.:_-]{3,200}$")
+# Used with fullmatch ("$" would let a trailing newline through).
+_CLUSTER_ARN_RE = re.compile(r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}")
+_SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+")
+_DB_NAME_RE = re.compile(r"[A-Za-z0-9_$]{1,64}")
+_MODEL_ID_RE = re.compile(r"(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/)?[A-Za-z0-9.:_-]{3,200}")
+_TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?")
 
 
 def _env(name: str, default: str = "") -> str:
@@ -76,6 +86,16 @@ class Settings:
     inference_profile: str
     max_tool_rounds: int
     max_output_tokens: int
+    conversation_table: str = ""  # empty: no conversation memory
+    conversation_idle_minutes: int = DEFAULT_CONVERSATION_IDLE_MINUTES
+    conversation_max_turns: int = DEFAULT_CONVERSATION_MAX_TURNS
+    api_gateway_budget_ms: int = DEFAULT_API_GATEWAY_BUDGET_MS
+    cors_allow_origins: tuple[str, ...] = ()
+    writes_enabled: bool = False
+
+    @property
+    def memory(self) -> bool:
+        return bool(self.conversation_table)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -87,8 +107,17 @@ class Settings:
             inference_profile=_env("BEDROCK_INFERENCE_PROFILE", "auto").lower() or "auto",
             max_tool_rounds=_int_setting("MAX_TOOL_ROUNDS", DEFAULT_MAX_TOOL_ROUNDS, 1, 10),
             max_output_tokens=_int_setting("MAX_OUTPUT_TOKENS", DEFAULT_MAX_OUTPUT_TOKENS, 64, 8192),
+            conversation_table=_env("CONVERSATION_TABLE"),
+            conversation_idle_minutes=_int_setting(
+                "CONVERSATION_IDLE_MINUTES", DEFAULT_CONVERSATION_IDLE_MINUTES, 5, 10080),
+            conversation_max_turns=_int_setting("CONVERSATION_MAX_TURNS", DEFAULT_CONVERSATION_MAX_TURNS, 1, 20),
+            api_gateway_budget_ms=_int_setting("API_GATEWAY_BUDGET_MS", DEFAULT_API_GATEWAY_BUDGET_MS, 1000, 900_000),
+            cors_allow_origins=tuple(o.strip() for o in _env("CORS_ALLOW_ORIGIN").split(",") if o.strip()),
+            writes_enabled=_env("WRITES_ENABLED", "false").lower() == "true",
         )
         problems = values.problems()
+        if _env("WRITES_ENABLED", "false").lower() not in ("true", "false"):
+            problems.append("WRITES_ENABLED must be true or false")
         if problems:
             # Names of variables are not secret; their values may be, so only names are logged.
             logger.error("invalid configuration", extra={"problems": problems})
@@ -97,16 +126,22 @@ class Settings:
 
     def problems(self) -> list[str]:
         found = []
-        if not _CLUSTER_ARN_RE.match(self.db_cluster_arn):
+        if not _CLUSTER_ARN_RE.fullmatch(self.db_cluster_arn):
             found.append("DB_CLUSTER_ARN must be an Aurora cluster ARN")
-        if not _SECRET_ARN_RE.match(self.db_secret_arn):
+        if not _SECRET_ARN_RE.fullmatch(self.db_secret_arn):
             found.append("DB_SECRET_ARN must be a Secrets Manager secret ARN (not a secret name)")
-        if not _DB_NAME_RE.match(self.db_name):
+        if not _DB_NAME_RE.fullmatch(self.db_name):
             found.append("DB_NAME must be a plain database name")
-        if not _MODEL_ID_RE.match(self.model_id):
+        if not _MODEL_ID_RE.fullmatch(self.model_id):
             found.append("BEDROCK_MODEL_ID is not a Bedrock model ID or ARN")
         if self.inference_profile not in ("auto", "none", *PROFILE_PREFIXES):
             found.append("BEDROCK_INFERENCE_PROFILE must be auto, none or one of " + ", ".join(PROFILE_PREFIXES))
+        if self.conversation_table and not _TABLE_RE.fullmatch(self.conversation_table):
+            found.append("CONVERSATION_TABLE must be a DynamoDB table name")
+        if [o for o in self.cors_allow_origins if not _ORIGIN_RE.fullmatch(o)]:
+            found.append("CORS_ALLOW_ORIGIN must be *, or origins such as https://petclinic.example.com, comma-separated")
+        if self.writes_enabled and not self.memory:
+            found.append("WRITES_ENABLED needs CONVERSATION_TABLE: a pending write lives in the conversation")
         return found
 
 
@@ -204,6 +239,18 @@ class BadRequest(AppError):
     code = "bad_request"
 
 
+class NotFound(AppError):
+    status = HTTPStatus.NOT_FOUND
+    code = "not_found"
+    message = "Unknown path: POST /api/genai, POST /api/genai/chatclient or GET /api/genai/health."
+
+
+class MethodNotAllowed(AppError):
+    status = HTTPStatus.METHOD_NOT_ALLOWED
+    code = "method_not_allowed"
+    message = "Use POST to ask a question (GET with ?question= also works; OPTIONS for CORS)."
+
+
 class PayloadTooLarge(AppError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "payload_too_large"
@@ -247,12 +294,38 @@ class DataError(UpstreamError):
     message = "The database could not answer the query."
 
 
+# What a person reads when the upstream chat widget (text/plain) gets an error, by status;
+# a few codes get a more precise sentence.
+PLAIN_ERRORS: dict[int | str, tuple[str, str]] = {  # (Korean, English)
+    400: ("질문을 읽을 수 없습니다. 질문을 다시 입력해 주세요.", "The question could not be read. Please type it again."),
+    "empty_question": ("질문이 비어 있습니다. 궁금한 내용을 입력해 주세요.", "The question is empty. Please type what you want to know."),
+    404: ("요청한 주소가 없습니다.", "That address does not exist."),
+    405: ("이 주소는 이 방식의 요청을 받지 않습니다.", "This address does not accept that kind of request."),
+    413: ("질문이 너무 깁니다. 2,000자 이내로 줄여 주세요.", "The question is too long. Please keep it under 2,000 characters."),
+    429: ("요청이 많습니다. 잠시 후 다시 시도해 주세요.", "Too many requests right now. Please try again in a few seconds."),
+    500: ("도우미에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.", "The assistant hit a problem. Please try again later."),
+    502: ("도우미가 사용하는 서비스에서 오류가 났습니다. 잠시 후 다시 시도해 주세요.",
+          "A service the assistant depends on failed. Please try again shortly."),
+    503: ("도우미를 잠시 사용할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+          "The assistant is briefly unavailable. Please try again shortly."),
+    504: ("제시간에 답하지 못했습니다. 질문을 더 간단히 하거나 다시 시도해 주세요.",
+          "The assistant could not answer in time. Please ask a simpler question or try again."),
+}
+
+
+def plain_error(err: AppError, language: str) -> str:
+    korean, english = PLAIN_ERRORS.get(err.code) or PLAIN_ERRORS.get(int(err.status)) or PLAIN_ERRORS[500]
+    return korean if language.startswith("ko") else english
+
+
 # --------------------------------------------------------------------------------------------
 # Request
 # --------------------------------------------------------------------------------------------
 
-_LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-_CONVERSATION_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Patterns are used with fullmatch: "$" would accept a trailing newline ("ko\n").
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+_CONVERSATION_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_QUESTION_FIELDS = ("question", "message", "language", "conversation_id")
 
 
 HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"  # the Hangul syllables block (가 .. 힣)
@@ -268,6 +341,29 @@ class Question:
     text: str
     language: str
     conversation_id: str | None = None
+    plain: bool = False  # sent as a bare string or text/plain: answered as text/plain
+
+
+@dataclass(frozen=True)
+class Call:
+    """How a request arrived: caller shape, route, and the HTTP details the response depends on."""
+
+    source: str  # direct, rest_v1, http_v2, alb, alb_multi
+    method: str  # POST for direct invokes
+    path: str
+    route: str  # ask, chatclient, health, preflight, unknown
+    api_gateway: bool  # API Gateway's integration timeout applies
+    headers: dict[str, str]
+    cookies: dict[str, str]
+    plain: bool  # answer as text/plain (the upstream chat widget's contract)
+
+    @property
+    def browser(self) -> bool:
+        return self.source != "direct"
+
+    def language_hint(self) -> str:
+        """The asker's language before the question is read (errors must be in it too)."""
+        return "ko" if self.headers.get("accept-language", "").lower().startswith("ko") else "en"
 
 
 def event_source(event: Any) -> str:
@@ -284,23 +380,92 @@ def event_source(event: Any) -> str:
     return "direct"
 
 
-def parse_request(event: Any) -> Question:
+def _str_map(value: Any) -> dict[str, str]:
+    """A header/query map from any event: multi-value lists give their first value, junk gives {}."""
+    if not isinstance(value, dict):
+        return {}
+    found = {}
+    for key, item in value.items():
+        if isinstance(item, list):
+            item = item[0] if item else ""
+        if isinstance(key, str) and isinstance(item, str):
+            found[key] = item
+    return found
+
+
+def _route(method: str, path: str) -> str:
+    last = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    if method == "OPTIONS":
+        return "preflight"
+    if last == "health":
+        return "health"
+    if last == "chatclient":
+        return "chatclient"
+    if last in ("", "genai"):
+        return "ask"
+    return "unknown"
+
+
+def describe_call(event: Any) -> Call:
+    """Read method, path, headers and cookies from any event shape; never raises."""
+    source = event_source(event)
+    if source == "direct":
+        return Call(source, "POST", "", "ask", False, {}, {}, False)
+    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    http = context.get("http") if isinstance(context.get("http"), dict) else {}
+    method = str(event.get("httpMethod") or http.get("method") or "POST").upper()
+    path = event.get("rawPath") or event.get("path") or http.get("path") or ""
+    path = path if isinstance(path, str) else ""
+    headers = {k.lower(): v for k, v in {**_str_map(event.get("multiValueHeaders")),
+                                         **_str_map(event.get("headers"))}.items()}
+    cookies: dict[str, str] = {}
+    raw_cookies = event.get("cookies") if isinstance(event.get("cookies"), list) else headers.get("cookie", "").split(";")
+    for pair in raw_cookies:
+        name, _, value = str(pair).strip().partition("=")
+        if name:
+            cookies.setdefault(name, value)
+    domain = str(context.get("domainName") or "")
+    api_gateway = bool(context.get("apiId")) and ".lambda-url." not in domain and source in ("rest_v1", "http_v2")
+    route = _route(method, path)
+    return Call(source, method, path, route, api_gateway, headers, cookies, route == "chatclient")
+
+
+def parse_request(event: Any, call: Call | None = None) -> Question:
     """Accept API Gateway v1/v2, Function URL, ALB and direct invokes; name what is wrong."""
     if not isinstance(event, dict):
         raise BadRequest("The request must be a JSON object.", "invalid_request")
+    call = call or describe_call(event)
     payload: Any = event
-    if event_source(event) != "direct":
-        payload = _http_payload(event)
+    if call.source != "direct":
+        payload = _http_payload(event, call)
+    if isinstance(payload, str):  # the upstream chat widget sends JSON.stringify(text)
+        return replace(_question_from({"question": payload}), plain=True)
     if not isinstance(payload, dict):
-        raise BadRequest("The request body must be a JSON object.", "invalid_body")
+        raise BadRequest("The request body must be a JSON object or a JSON string.", "invalid_body")
     return _question_from(payload)
 
 
-def _http_payload(event: dict[str, Any]) -> Any:
+def _query(event: dict[str, Any], call: Call) -> dict[str, str]:
+    """Query parameters; ALB passes them URL-encoded, and only as multi-values when so configured."""
+    raw = event.get("queryStringParameters")
+    if raw is None:
+        raw = event.get("multiValueQueryStringParameters")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise BadRequest("The query string parameters must be an object.", "invalid_query")
+    query = _str_map(raw)
+    if call.source.startswith("alb"):
+        query = {unquote_plus(k): unquote_plus(v) for k, v in query.items()}
+    return query
+
+
+def _http_payload(event: dict[str, Any], call: Call) -> Any:
     body = event.get("body")
     if body is None or body == "":
-        query = event.get("queryStringParameters") or {}
-        return {k: v for k, v in query.items() if k in ("question", "language", "conversation_id")}
+        if call.method == "GET":
+            return {k: v for k, v in _query(event, call).items() if k in _QUESTION_FIELDS}
+        return {}
     if isinstance(body, dict):
         return body
     if not isinstance(body, str):
@@ -318,30 +483,46 @@ def _http_payload(event: dict[str, Any]) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The request body is not valid UTF-8 JSON.", "invalid_json") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8.", "invalid_body") from None
+    if call.headers.get("content-type", "").lower().startswith("text/plain"):
+        return text  # the question itself
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.", "invalid_json") from None
+    except ValueError:
+        raise BadRequest("The request body is not valid JSON (or send Content-Type: text/plain).",
+                         "invalid_json") from None
+
+
+def _visible(text: str) -> bool:
+    """Anything besides spaces, control and format characters (zero-width spaces cost model calls too)?"""
+    return any(unicodedata.category(ch)[0] not in "CZ" for ch in text)
 
 
 def _question_from(payload: dict[str, Any]) -> Question:
     text = payload.get("question")
     if text is None:
+        text = payload.get("message")  # an older PetClinic chat page sends {"message": ...}
+    if text is None:
         raise BadRequest('The field "question" is required.', "missing_question")
     if not isinstance(text, str):
         raise BadRequest('The field "question" must be a string.', "invalid_question")
-    text = text.strip()
-    if not text:
+    text = unicodedata.normalize("NFC", text).strip()
+    if not text or not _visible(text):
         raise BadRequest('The field "question" must not be empty.', "empty_question")
     if len(text) > MAX_QUESTION_CHARS:
         raise PayloadTooLarge(
             f'The field "question" is longer than {MAX_QUESTION_CHARS} characters.', "question_too_long"
         )
     language = payload.get("language")
-    if language is not None and (not isinstance(language, str) or not _LANGUAGE_RE.match(language)):
+    if language is not None and (not isinstance(language, str) or not _LANGUAGE_RE.fullmatch(language)):
         raise BadRequest('The field "language" must be a language tag such as "ko" or "en".', "invalid_language")
     conversation_id = payload.get("conversation_id")
     if conversation_id is not None and (
-        not isinstance(conversation_id, str) or not _CONVERSATION_RE.match(conversation_id)
+        not isinstance(conversation_id, str) or not _CONVERSATION_RE.fullmatch(conversation_id)
     ):
         raise BadRequest(
             'The field "conversation_id" must be 1-128 letters, digits or ._:- characters.', "invalid_conversation_id"
@@ -366,6 +547,9 @@ def client_config(service: str, budget_s: float) -> Config:
         # Our statements are indexed and LIMITed: wait beyond the Data API's 45 s cap only if time allows.
         read = 50 if budget_s >= 120 else max(5, int(budget_s // 4))
         return Config(connect_timeout=3, read_timeout=read, retries={"mode": "standard", "max_attempts": 2})
+    if service == "dynamodb":
+        # Conversation memory is best effort: fail fast rather than hold up the answer.
+        return Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
     # A Converse call returns when the whole answer is generated. No botocore retries: a retried
     # read timeout would outlive the Lambda; _converse retries throttling itself if time allows.
     read = min(300, max(10, int(budget_s - MODEL_CALL_RESERVE_MS / 1000 + 2)))
@@ -509,6 +693,128 @@ def placeholders(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
     """``:prefix0, :prefix1, ...`` and their parameters, for IN lists (values are never inlined)."""
     names = [f"{prefix}{i}" for i in range(len(values))]
     return ", ".join(f":{name}" for name in names), dict(zip(names, values))
+
+
+# --------------------------------------------------------------------------------------------
+# Memory: the last turns of each conversation, in DynamoDB. Best effort: a failure is logged
+# and the question is answered without history.
+# --------------------------------------------------------------------------------------------
+
+TURN_PREFIX = "turn#"
+HISTORY_MAX_BYTES = 6 * 1024  # question + answer text given back to the model, newest turns first
+STORED_ANSWER_CHARS = 3000  # an answer is kept up to this length (the model's own words)
+MEMORY_WAIT_S = 2.0  # the longest the answer waits for history that is still loading
+MEMORY_WRITE_RESERVE_MS = 1_500  # below this much time left the turn is not stored
+COOKIE_NAME = "petclinic_genai_conversation"
+
+
+class Turn(NamedTuple):
+    question: str
+    answer: str
+
+
+def _memory_failed(action: str, err: BaseException) -> None:
+    """One bounded warning; never the conversation's text or the table's ARN."""
+    code = err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else ""
+    logger.warning("conversation memory unavailable", extra={"action": action, "error_type": type(err).__name__,
+                                                              "error_code": str(code)[:64]})
+
+
+def _text_attr(item: dict[str, Any], name: str) -> str:
+    value = item.get(name)
+    text = value.get("S") if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        raise ValueError(f"attribute {name} is not a string")
+    return text
+
+
+def load_turns(settings: Settings, conversation_id: str) -> list[Turn]:
+    """The newest unexpired turns, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
+    try:
+        response = client("dynamodb").query(
+            TableName=settings.conversation_table,
+            KeyConditionExpression="conversation_id = :c AND begins_with(#i, :t)",
+            ExpressionAttributeNames={"#i": "item"},
+            ExpressionAttributeValues={":c": {"S": conversation_id}, ":t": {"S": TURN_PREFIX}},
+            ScanIndexForward=False,  # newest first
+            Limit=settings.conversation_max_turns,
+            ConsistentRead=True,  # a follow-up right after an answer must see it
+        )
+        items = response.get("Items")
+        if not isinstance(items, list):
+            raise ValueError("Items is not a list")
+        now, turns, used = time.time(), [], 0
+        for item in items:
+            if float(item["expires_at"]["N"]) <= now:  # DynamoDB's TTL deletes lazily
+                continue
+            turn = Turn(_text_attr(item, "question"), _text_attr(item, "answer"))
+            used += len(turn.question.encode()) + len(turn.answer.encode())
+            if used > HISTORY_MAX_BYTES:
+                break
+            turns.append(turn)
+        return turns[::-1]
+    except Exception as err:  # memory must never fail a question
+        _memory_failed("load", err)
+        return []
+
+
+def save_turn(settings: Settings, conversation_id: str, turn: Turn, deadline: Deadline) -> bool:
+    """One item per turn (a unique sort key), so two concurrent requests never overwrite each other."""
+    if deadline.remaining_ms() < MEMORY_WRITE_RESERVE_MS:
+        logger.warning("conversation turn not stored: out of time")
+        return False
+    now = time.time()
+    try:
+        client("dynamodb").put_item(
+            TableName=settings.conversation_table,
+            Item={
+                "conversation_id": {"S": conversation_id},
+                "item": {"S": f"{TURN_PREFIX}{int(now * 1000):013d}#{uuid.uuid4().hex[:12]}"},
+                "question": {"S": turn.question},
+                "answer": {"S": turn.answer[:STORED_ANSWER_CHARS]},
+                "expires_at": {"N": str(int(now) + settings.conversation_idle_minutes * 60)},
+            },
+            ConditionExpression="attribute_not_exists(#i)",
+            ExpressionAttributeNames={"#i": "item"},
+        )
+        return True
+    except Exception as err:  # best effort, as above
+        _memory_failed("save", err)
+        return False
+
+
+def history_messages(turns: list[Turn]) -> list[dict[str, Any]]:
+    """Earlier turns as Converse messages (user, assistant, ...), before the new question."""
+    messages = []
+    for turn in turns:
+        messages.append({"role": "user", "content": [{"text": turn.question}]})
+        messages.append({"role": "assistant", "content": [{"text": turn.answer}]})
+    return messages
+
+
+def conversation_for(call: Call, question: Question, settings: Settings) -> tuple[str | None, bool]:
+    """Which conversation: the request's conversation_id, else the browser's cookie, else a new one.
+
+    Returns (conversation id, whether to set the cookie). A cookie is only set for browser callers
+    when memory is on; direct invokes without conversation_id stay stateless."""
+    if question.conversation_id:
+        return question.conversation_id, False
+    if not settings.memory or not call.browser:
+        return None, False
+    cookie = call.cookies.get(COOKIE_NAME, "")
+    if _CONVERSATION_RE.fullmatch(cookie):
+        return cookie, True  # refreshed, so the cookie lives as long as the conversation
+    return uuid.uuid4().hex, True
+
+
+def conversation_cookie(call: Call, conversation_id: str, settings: Settings) -> str:
+    """HttpOnly, Secure, SameSite=Strict, scoped to the API path (/api/genai), expiring with the memory."""
+    path = call.path.rstrip("/")
+    if call.route in ("chatclient", "health"):
+        path = path.rsplit("/", 1)[0]
+    path = path if re.fullmatch(r"/[A-Za-z0-9._~/-]{0,200}", path) else "/"
+    return (f"{COOKIE_NAME}={conversation_id}; Path={path}; Max-Age={settings.conversation_idle_minutes * 60};"
+            " HttpOnly; Secure; SameSite=Strict")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1107,17 +1413,22 @@ class Usage:
 
 
 class Deadline:
-    """The Lambda's remaining time, or a fixed budget when invoked without a context."""
+    """The time left: the Lambda's remaining time, capped by the caller's budget when it has one
+    (API Gateway gives up after 29 s while the function may run 60 s); a fixed budget without a context."""
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, budget_ms: int | None = None, started: float | None = None) -> None:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         self._remaining = remaining if callable(remaining) else None
-        self._end = time.monotonic() + DEFAULT_TIME_BUDGET_MS / 1000
+        start = time.monotonic() if started is None else started
+        if budget_ms is None and self._remaining is None:
+            budget_ms = DEFAULT_TIME_BUDGET_MS
+        self._end = None if budget_ms is None else start + budget_ms / 1000
 
     def remaining_ms(self) -> int:
-        if self._remaining is not None:
-            return int(self._remaining())
-        return int((self._end - time.monotonic()) * 1000)
+        left = [int(self._remaining())] if self._remaining is not None else []
+        if self._end is not None:
+            left.append(int((self._end - time.monotonic()) * 1000))
+        return min(left)
 
 
 MODEL_RETRY_PAUSE_S = 1.0
@@ -1167,9 +1478,10 @@ def _raise_model_error(code: str, err: ClientError) -> NoReturn:
     raise UpstreamError("The language model rejected the request.", "model_error") from err
 
 
-def converse_loop(settings: Settings, model_id: str, first: dict[str, Any], deadline: Deadline) -> tuple[str, Usage]:
+def converse_loop(settings: Settings, model_id: str, messages: list[dict[str, Any]],
+                  deadline: Deadline) -> tuple[str, Usage]:
     """Call the model, run the tools it asks for, and stop at an answer, the round cap or the deadline."""
-    messages, usage = [first], Usage()
+    messages, usage = list(messages), Usage()
     for round_number in range(1, settings.max_tool_rounds + 2):
         if deadline.remaining_ms() < MODEL_CALL_RESERVE_MS:
             raise UpstreamTimeout()
@@ -1194,13 +1506,54 @@ def converse_loop(settings: Settings, model_id: str, first: dict[str, Any], dead
 # Handler
 # --------------------------------------------------------------------------------------------
 
+JSON_TYPE = "application/json; charset=utf-8"
+TEXT_TYPE = "text/plain; charset=utf-8"
 
-def answer(question: Question, settings: Settings, deadline: Deadline) -> dict[str, Any]:
+
+def model_id_for(settings: Settings) -> str:
+    """The ID this function calls from its Region (creating the client calls nothing)."""
     bedrock = client("bedrock-runtime")
-    model_id = resolve_model_id(settings.model_id, bedrock.meta.region_name or "", settings.inference_profile)
+    return resolve_model_id(settings.model_id, bedrock.meta.region_name or "", settings.inference_profile)
+
+
+def _wait_for_turns(pending: Future[list[Turn]] | None, deadline: Deadline) -> list[Turn]:
+    """History loaded beside the prefetch; the answer never waits long for it."""
+    if pending is None:
+        return []
+    wait_s = max(0.0, min(MEMORY_WAIT_S, (deadline.remaining_ms() - MODEL_CALL_RESERVE_MS) / 1000))
+    try:
+        return pending.result(timeout=wait_s)
+    except FutureTimeout:
+        logger.warning("conversation memory unavailable", extra={"action": "load", "error_type": "timeout"})
+        return []
+
+
+def answer(question: Question, settings: Settings, deadline: Deadline,
+           conversation_id: str | None = None) -> dict[str, Any]:
+    """Prefetch and history side by side, then the model; the turn is stored once the answer is ready."""
+    model_id = model_id_for(settings)
+    remember = bool(conversation_id) and settings.memory
+    pending = _executor().submit(load_turns, settings, conversation_id) if remember and conversation_id else None
     facts = prefetch(settings, extract_names(question.text))
-    text, usage = converse_loop(settings, model_id, build_user_message(question, facts), deadline)
-    return {"answer": text, "model_id": model_id, "usage": usage.as_dict()}
+    turns = _wait_for_turns(pending, deadline)
+    messages = [*history_messages(turns), build_user_message(question, facts)]
+    text, usage = converse_loop(settings, model_id, messages, deadline)
+    if remember and conversation_id:
+        save_turn(settings, conversation_id, Turn(question.text, text), deadline)
+    return {"answer": text, "model_id": model_id, "usage": usage.as_dict(), "history_turns": len(turns)}
+
+
+def health(call: Call, event: dict[str, Any], settings: Settings, deadline: Deadline) -> dict[str, Any]:
+    """Configuration state without calling Bedrock; ?deep=1 also runs one cheap Data API statement."""
+    body: dict[str, Any] = {"status": "ok", "model_id": model_id_for(settings), "memory": settings.memory,
+                            "writes": settings.writes_enabled}
+    if _query(event, call).get("deep", "").lower() in ("1", "true", "yes"):
+        started = time.perf_counter()
+        if deadline.remaining_ms() < 1000:
+            raise UpstreamTimeout()
+        _execute(settings, "SELECT 1 AS ok")
+        body["database"] = {"status": "ok", "ms": round((time.perf_counter() - started) * 1000)}
+    return body
 
 
 _settings: Settings | None = None
@@ -1213,14 +1566,36 @@ def settings_once() -> Settings:
     return _settings
 
 
-def respond(status: int, body: dict[str, Any], source: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    all_headers = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", **(headers or {})}
+def cors_headers(call: Call, settings: Settings | None, preflight: bool = False) -> dict[str, str]:
+    """CORS only for a configured origin (the default page is same-origin behind CloudFront)."""
+    origin = call.headers.get("origin", "")
+    allowed = settings.cors_allow_origins if settings else ()
+    if not origin or not (origin in allowed or "*" in allowed):
+        return {}
+    headers = {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin, "Vary": "Origin"}
+    if "*" not in allowed:
+        headers["Access-Control-Allow-Credentials"] = "true"  # the conversation cookie
+    if preflight:
+        headers.update({"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                        "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"})
+    return headers
+
+
+def respond(status: int, body: dict[str, Any] | str, source: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The proxy response for any caller: JSON, or text/plain when the body is a string."""
+    content_type = TEXT_TYPE if isinstance(body, str) else JSON_TYPE
+    all_headers = {"Content-Type": content_type, "Cache-Control": "no-store", **(headers or {})}
     response: dict[str, Any] = {
         "statusCode": int(status),
         "headers": all_headers,
-        "body": json.dumps(body, ensure_ascii=False),
+        "body": body if isinstance(body, str) else json.dumps(body, ensure_ascii=False),
         "isBase64Encoded": False,
     }
+    if status == HTTPStatus.NO_CONTENT:
+        del all_headers["Content-Type"]
+        response["body"] = ""
+    if source == "http_v2" and "Set-Cookie" in all_headers:  # payload 2.0 carries cookies apart
+        response["cookies"] = [all_headers.pop("Set-Cookie")]
     if source.startswith("alb"):
         response["statusDescription"] = f"{int(status)} {HTTPStatus(status).phrase}"
     if source == "alb_multi":  # a target group with multi-value headers on ignores "headers"
@@ -1228,35 +1603,67 @@ def respond(status: int, body: dict[str, Any], source: str, headers: dict[str, s
     return response
 
 
-def _error_response(err: AppError, request_id: str, source: str) -> dict[str, Any]:
-    headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
+def _error_response(err: AppError, request_id: str, source: str, plain_language: str | None = None,
+                    headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The one place errors are rendered: JSON, or a sentence in the asker's language for text callers."""
+    extra = {**(headers or {}), **({"Retry-After": str(err.retry_after)} if err.retry_after else {})}
+    if isinstance(err, MethodNotAllowed):
+        extra["Allow"] = "GET, POST, OPTIONS"
+    if plain_language:
+        return respond(err.status, plain_error(err, plain_language), source, extra)
     body = {"error": {"code": err.code, "message": err.message}, "request_id": request_id}
-    return respond(err.status, body, source, headers)
+    return respond(err.status, body, source, extra)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     global _timeout_budget_s
+    started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
-    source = event_source(event)
-    started = time.perf_counter()
-    deadline = Deadline(context)
+    call = describe_call(event)
+    language, plain, headers = call.language_hint(), call.plain, {}
     if not _clients:
-        _timeout_budget_s = round(deadline.remaining_ms() / 1000)  # ~ the configured timeout, in whole seconds
+        lambda_left = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(lambda_left):  # ~ the configured timeout, in whole seconds
+            _timeout_budget_s = round(lambda_left() / 1000)
     try:
-        question = parse_request(event)
-        result = answer(question, settings_once(), deadline)
+        try:
+            settings: Settings | None = settings_once()
+        except ConfigurationError:
+            settings = None  # bad input still gets its 400 first; CORS needs no valid settings
+        headers = cors_headers(call, settings, preflight=call.route == "preflight")
+        if call.route == "preflight":
+            return respond(HTTPStatus.NO_CONTENT, "", call.source, headers)
+        if call.route == "unknown":
+            raise NotFound()
+        if call.method not in ("GET", "POST") or (call.route == "health" and call.method != "GET"):
+            raise MethodNotAllowed()
+        question = parse_request(event, call) if call.route != "health" else None
+        if question:
+            language, plain = question.language, plain or question.plain
+        settings = settings or settings_once()
+        deadline = Deadline(context, settings.api_gateway_budget_ms if call.api_gateway else None, started)
+        if question is None:
+            return respond(HTTPStatus.OK, {**health(call, event, settings, deadline), "request_id": request_id},
+                           call.source, headers)
+        conversation_id, set_cookie = conversation_for(call, question, settings)
+        result = answer(question, settings, deadline, conversation_id)
+        if set_cookie and conversation_id:
+            headers["Set-Cookie"] = conversation_cookie(call, conversation_id, settings)
+        logger.info("answered", extra={"request_id": request_id, "source": call.source, "route": call.route,
+                                       "language": question.language, "model_calls": result["usage"]["model_calls"],
+                                       "history_turns": result.pop("history_turns"),
+                                       "ms": round((time.monotonic() - started) * 1000)})
+        if plain:
+            return respond(HTTPStatus.OK, result["answer"], call.source, headers)
         body: dict[str, Any] = {**result, "request_id": request_id}
-        if question.conversation_id:
-            body["conversation_id"] = question.conversation_id
-        logger.info("answered", extra={"request_id": request_id, "source": source, "language": question.language,
-                                       "model_calls": result["usage"]["model_calls"],
-                                       "ms": round((time.perf_counter() - started) * 1000)})
-        return respond(HTTPStatus.OK, body, source)
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return respond(HTTPStatus.OK, body, call.source, headers)
     except AppError as err:
         if isinstance(err, DataError):
             err = _status_for_data_error(err)
         logger.warning("request failed", extra={"request_id": request_id, "code": err.code, "status": int(err.status)})
-        return _error_response(err, request_id, source)
+        return _error_response(err, request_id, call.source, language if plain else None, headers)
     except Exception:
         logger.exception("unhandled error", extra={"request_id": request_id})
-        return _error_response(AppError(), request_id, source)
+        return _error_response(AppError(), request_id, call.source, language if plain else None, headers)

@@ -134,7 +134,8 @@ class _Handler(JsonHandler):
             self.send_json(400, {"message": "Malformed request"}, "ValidationException")
             return
         with self.standin.lock:
-            self.standin.requests.append({"model_id": unquote(match.group(1)), "bytes": len(raw)})
+            self.standin.requests.append({"model_id": unquote(match.group(1)), "bytes": len(raw),
+                                          "messages": request.get("messages")})
         self.send_json(200, respond(request))
 
 

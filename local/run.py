@@ -24,7 +24,7 @@ from collections.abc import Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local import dataapi, model_standin  # noqa: E402
+from local import dataapi, dynamodb, model_standin  # noqa: E402
 
 DEFAULT_QUESTIONS = ("Coco라는 반려동물을 키우고 있는 사람은 누구야?", "Who owns Leo?")
 LOCAL_CLUSTER_ARN = "arn:aws:rds:ap-northeast-2:000000000000:cluster:petclinic-local"
@@ -57,12 +57,15 @@ class JsonLogFormatter(logging.Formatter):
 
 
 @contextmanager
-def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = True) -> Iterator[dict[str, Any]]:
+def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = True,
+                    memory: bool = False) -> Iterator[dict[str, Any]]:
     """Start the endpoints, set the environment the handler reads, and undo both afterwards.
 
-    ``load`` (re)creates the schema and sample rows; the benchmark brings its own database."""
+    ``load`` (re)creates the schema and sample rows; the benchmark brings its own database.
+    ``memory`` adds moto's DynamoDB server with the conversation table and turns memory on."""
     saved = dict(os.environ)
     servers = []
+    stops = []
     with tempfile.TemporaryDirectory(prefix="petclinic-") as tmp:
         backend = dataapi.backend_from_url(db_url or f"sqlite:///{tmp}/petclinic.sqlite")
         if load:
@@ -87,12 +90,20 @@ def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = Tru
             )
             os.environ.pop("AWS_SESSION_TOKEN", None)
             os.environ.pop("AWS_PROFILE", None)
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-northeast-2"
+        os.environ.setdefault("AWS_DEFAULT_REGION", region)
+        if memory:
+            moto_server, moto_url = dynamodb.serve(region)
+            stops.append(moto_server.stop)
+            os.environ.update(AWS_ENDPOINT_URL_DYNAMODB=moto_url, CONVERSATION_TABLE=dynamodb.TABLE)
         try:
             yield {"data_api": api, "standin": standin, "backend": backend}
         finally:
             for server in servers:
                 server.shutdown()
                 server.server_close()
+            for stop in stops:
+                stop()
             os.environ.clear()
             os.environ.update(saved)
 
