@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 
 import pytest
 
@@ -102,3 +103,94 @@ def test_alb_with_multi_value_headers_gets_them_back() -> None:
     assert response["statusCode"] == 400 and "headers" not in response
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json; charset=utf-8"]
     assert response["statusDescription"] == "400 Bad Request"
+
+
+# ------------------------------------------------------------------ the input holes (each answered 500 or garbled)
+
+ALB_CONTEXT = {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/x/y"}}
+
+
+def _status(event: object) -> tuple[int, dict]:
+    response = lf.lambda_handler(event, None)
+    return response["statusCode"], json.loads(response["body"]) if response["body"] else {}
+
+
+def test_deeply_nested_body_is_a_400_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lf, "client", lambda service: pytest.fail("no AWS call expected"))
+    body = "[" * 5000 + "]" * 5000
+    status, reply = _status({"httpMethod": "POST", "body": body})
+    assert (status, reply["error"]["code"]) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize("query", [["question", "Who owns Leo?"], "question=Who owns Leo?", 42])
+def test_query_parameters_that_are_not_an_object_are_a_400(query: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lf, "client", lambda service: pytest.fail("no AWS call expected"))
+    status, reply = _status({"httpMethod": "GET", "path": "/api/genai", "queryStringParameters": query})
+    assert (status, reply["error"]["code"]) == (400, "invalid_query")
+
+
+def test_alb_query_values_are_url_decoded() -> None:
+    event = {"requestContext": ALB_CONTEXT, "httpMethod": "GET", "path": "/api/genai",
+             "queryStringParameters": {"question": "%EB%B3%B4%EB%A6%AC%EC%9D%98+%EB%B3%B4%ED%98%B8%EC%9E%90%EB%8A%94%3F"}}
+    assert lf.parse_request(event).text == "보리의 보호자는?"
+
+
+def test_alb_with_multi_value_headers_sends_only_multi_value_query() -> None:
+    event = {"requestContext": ALB_CONTEXT, "httpMethod": "GET", "path": "/api/genai",
+             "multiValueHeaders": {"accept": ["*/*"]},
+             "multiValueQueryStringParameters": {"question": ["Who+owns+Leo%3F"], "language": ["en"]}}
+    question = lf.parse_request(event)
+    assert (question.text, question.language) == ("Who owns Leo?", "en")
+
+
+@pytest.mark.parametrize("field, value, code", [
+    ("language", "ko\n", "invalid_language"),
+    ("conversation_id", "abc\n", "invalid_conversation_id"),
+])
+def test_a_trailing_newline_is_not_a_valid_value(field: str, value: str, code: str) -> None:
+    with pytest.raises(lf.BadRequest) as caught:
+        lf.parse_request({"question": "Who owns Leo?", field: value})
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize("text", ["\u200b\u200b\u200b", "\u200d\ufeff", "\x00\x01\x7f", "\u2028 \u3000"])
+def test_invisible_questions_are_empty(text: str) -> None:
+    with pytest.raises(lf.BadRequest) as caught:
+        lf.parse_request({"question": text})
+    assert caught.value.code == "empty_question"
+
+
+def test_characters_are_counted_after_nfc() -> None:
+    composed = "가" * lf.MAX_QUESTION_CHARS
+    decomposed = unicodedata.normalize("NFD", composed)  # each syllable is two or three code points
+    assert len(decomposed) > lf.MAX_QUESTION_CHARS
+    question = lf.parse_request({"question": decomposed})
+    assert question.text == composed
+
+
+def test_message_is_an_alias_of_question_and_bare_strings_are_questions() -> None:
+    assert lf.parse_request({"message": "Who owns Leo?"}).text == "Who owns Leo?"
+    assert lf.parse_request({"question": "a", "message": "b"}).text == "a"
+    bare = lf.parse_request({"httpMethod": "POST", "path": "/api/genai/chatclient", "body": '"Who owns Leo?"'})
+    assert (bare.text, bare.plain) == ("Who owns Leo?", True)
+    plain = lf.parse_request({"httpMethod": "POST", "body": "Who owns Leo?", "headers": {"content-type": "text/plain"}})
+    assert (plain.text, plain.plain) == ("Who owns Leo?", True)
+    assert lf.parse_request({"body": '{"question": "Who owns Leo?"}'}).plain is False
+
+
+@pytest.mark.parametrize("path, method, route", [
+    ("/api/genai", "POST", "ask"), ("/api/genai/", "POST", "ask"), ("/api/genai/chatclient", "POST", "chatclient"),
+    ("/api/genai/health", "GET", "health"), ("/api/genai", "OPTIONS", "preflight"), ("/api/genai/x", "POST", "unknown"),
+    ("/", "POST", "ask"), ("", "POST", "ask"),
+])
+def test_routes(path: str, method: str, route: str) -> None:
+    assert lf.describe_call({"httpMethod": method, "path": path, "body": None}).route == route
+
+
+def test_text_responses_and_cookies_per_caller_shape() -> None:
+    v2 = lf.respond(200, "hello", "http_v2", {"Set-Cookie": "a=b"})
+    assert v2["cookies"] == ["a=b"] and "Set-Cookie" not in v2["headers"]
+    assert v2["headers"]["Content-Type"] == "text/plain; charset=utf-8" and v2["body"] == "hello"
+    alb = lf.respond(200, "hello", "alb_multi", {"Set-Cookie": "a=b"})
+    assert alb["multiValueHeaders"]["Set-Cookie"] == ["a=b"]
+    assert lf.respond(204, "", "rest_v1")["headers"].get("Content-Type") is None
