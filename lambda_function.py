@@ -708,7 +708,7 @@ MEMORY_WRITE_RESERVE_MS = 1_500  # below this much time left the turn is not sto
 COOKIE_NAME = "petclinic_genai_conversation"
 
 
-class Turn(NamedTuple):
+class PastTurn(NamedTuple):
     question: str
     answer: str
 
@@ -728,7 +728,7 @@ def _text_attr(item: dict[str, Any], name: str) -> str:
     return text
 
 
-def load_turns(settings: Settings, conversation_id: str) -> list[Turn]:
+def load_turns(settings: Settings, conversation_id: str) -> list[PastTurn]:
     """The newest unexpired turns, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
     try:
         response = client("dynamodb").query(
@@ -747,7 +747,7 @@ def load_turns(settings: Settings, conversation_id: str) -> list[Turn]:
         for item in items:
             if float(item["expires_at"]["N"]) <= now:  # DynamoDB's TTL deletes lazily
                 continue
-            turn = Turn(_text_attr(item, "question"), _text_attr(item, "answer"))
+            turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"))
             used += len(turn.question.encode()) + len(turn.answer.encode())
             if used > HISTORY_MAX_BYTES:
                 break
@@ -758,7 +758,7 @@ def load_turns(settings: Settings, conversation_id: str) -> list[Turn]:
         return []
 
 
-def save_turn(settings: Settings, conversation_id: str, turn: Turn, deadline: Deadline) -> bool:
+def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline: Deadline) -> bool:
     """One item per turn (a unique sort key), so two concurrent requests never overwrite each other."""
     if deadline.remaining_ms() < MEMORY_WRITE_RESERVE_MS:
         logger.warning("conversation turn not stored: out of time")
@@ -783,7 +783,7 @@ def save_turn(settings: Settings, conversation_id: str, turn: Turn, deadline: De
         return False
 
 
-def history_messages(turns: list[Turn]) -> list[dict[str, Any]]:
+def history_messages(turns: list[PastTurn]) -> list[dict[str, Any]]:
     """Earlier turns as Converse messages (user, assistant, ...), before the new question."""
     messages = []
     for turn in turns:
@@ -1516,7 +1516,7 @@ def model_id_for(settings: Settings) -> str:
     return resolve_model_id(settings.model_id, bedrock.meta.region_name or "", settings.inference_profile)
 
 
-def _wait_for_turns(pending: Future[list[Turn]] | None, deadline: Deadline) -> list[Turn]:
+def _wait_for_turns(pending: Future[list[PastTurn]] | None, deadline: Deadline) -> list[PastTurn]:
     """History loaded beside the prefetch; the answer never waits long for it."""
     if pending is None:
         return []
@@ -1539,7 +1539,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline,
     messages = [*history_messages(turns), build_user_message(question, facts)]
     text, usage = converse_loop(settings, model_id, messages, deadline)
     if remember and conversation_id:
-        save_turn(settings, conversation_id, Turn(question.text, text), deadline)
+        save_turn(settings, conversation_id, PastTurn(question.text, text), deadline)
     return {"answer": text, "model_id": model_id, "usage": usage.as_dict(), "history_turns": len(turns)}
 
 
