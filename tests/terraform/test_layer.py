@@ -3,6 +3,7 @@ the Bedrock IAM module evaluated by terraform itself, and checkov."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -206,19 +207,25 @@ def _module_locals() -> dict[str, Any]:
 
 
 def test_region_tables_agree_with_the_handler() -> None:
-    hcl = _module_locals()["profile_geographies_by_region"]
-    python: dict[str, set[str]] = {}
-    for geo, regions in lf.PROFILE_SOURCE_REGIONS.items():
-        for region in regions:
-            python.setdefault(region, set()).add(geo.split("+")[0])
-    assert {region: set(geos) for region, geos in hcl.items()} == python
+    hcl = _module_locals()
+    assert {geo: set(regions) for geo, regions in hcl["profile_source_regions"].items()} == {
+        geo: set(regions) for geo, regions in lf.PROFILE_SOURCE_REGIONS.items()}
+    assert {model: tuple(geos) for model, geos in hcl["model_profiles"].items()} == lf.MODEL_PROFILES
+
+
+def _arn_like(arn: str, pattern: str) -> bool:
+    """IAM ArnLike: each of the six ARN parts matched on its own (`*` does not cross a colon)."""
+    parts, wanted = arn.split(":", 5), pattern.split(":", 5)
+    return len(parts) == len(wanted) == 6 and all(fnmatch.fnmatchcase(a, p) for a, p in zip(parts, wanted))
 
 
 @pytest.fixture(scope="module")
 def bedrock_cases(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Evaluate the module with terraform for every (Region, model, mode) case at once."""
-    regions = sorted(set(_module_locals()["profile_geographies_by_region"]) | {"sa-east-1", "me-central-1"})
+    regions = sorted({r for rs in _module_locals()["profile_source_regions"].values() for r in rs}
+                     | {"sa-east-1", "me-central-1"})
     models = [*lf.MODEL_PROFILES, "anthropic.claude-future-v1:0", f"apac.{lf.DEFAULT_MODEL_ID}"]
+    regions += ["ap-east-1"]  # a Region in no geography (the module must still resolve like the function)
     cases = {f"{r}|{m}|auto": {"region": r, "model_id": m, "inference_profile": "auto"} for r in regions for m in models}
     cases.update({f"{r}|{m}|{mode}": {"region": r, "model_id": m, "inference_profile": mode}
                   for r in ("us-east-1", "ap-northeast-2", "eu-west-1", "us-gov-west-1") for m in models[:4]
@@ -248,23 +255,55 @@ def test_role_may_invoke_whatever_the_function_resolves(bedrock_cases: dict[str,
     assert len(bedrock_cases) > 350
     for key, case in bedrock_cases.items():
         called = lf.resolve_model_id(case["model_id"], case["region"], case["inference_profile"])
+        assert case["called_model_id"] == called, key  # the layer's bedrock_model_id output
         prefix = called.split(".", 1)[0]
         base = case["base_model_id"]
+        destinations = case["destination_model_arns"]
         if prefix in lf.PROFILE_PREFIXES:
             profile = f"arn:aws:bedrock:{case['region']}:123456789012:inference-profile/{called}"
             assert profile in case["profile_arns"], key
-            assert case["destination_model_arns"], key
-            if prefix == "global":
-                assert f"arn:aws:bedrock:::foundation-model/{base}" in case["destination_model_arns"], key
-            elif case["region"] in lf.PROFILE_SOURCE_REGIONS.get(prefix, ()):
-                assert f"arn:aws:bedrock:{case['region']}::foundation-model/{base}" in case["destination_model_arns"], key
+            # Wherever the profile may route the call (every Region of its geography, or none for global) ...
+            routed = {r for geo, regions in lf.PROFILE_SOURCE_REGIONS.items() if geo.split("+")[0] == prefix
+                      for r in regions} | ({"", "us-east-1", "eu-west-1", "sa-east-1", "ap-northeast-2"}
+                                           if prefix == "global" else set())
+            assert routed, key
+            for region in routed:
+                model = f"arn:aws:bedrock:{region}::foundation-model/{base}"
+                assert any(_arn_like(model, pattern) for pattern in destinations), (key, model)
+            # ... but only that model.
+            other = f"arn:aws:bedrock:us-east-1::foundation-model/{base}-other"
+            assert not any(_arn_like(other, pattern) for pattern in destinations), key
         else:
             assert case["in_region_model_arn"] == f"arn:aws:bedrock:{case['region']}::foundation-model/{called}", key
+
+
+def test_model_in_any_region_is_granted_only_through_the_inference_profiles() -> None:
+    """The destination-model ARNs carry a wildcard Region: without the bedrock:InferenceProfileArn
+    condition the role could call the model directly anywhere. Every Bedrock statement is either on
+    the profiles, on the in-Region model, or conditioned on exactly those profiles."""
+    bedrock = [s for s in _statements() if any(a.startswith("bedrock:") for a in s["actions"])]
+    assert {s["sid"] for s in bedrock} == {"InvokeClaudeInferenceProfiles", "InvokeClaudeInRegion",
+                                           "InvokeClaudeThroughProfiles"}
+    unconditioned = {"${module.bedrock_access.profile_arns}", "${[module.bedrock_access.in_region_model_arn]}"}
+    for statement in bedrock:
+        assert statement["actions"] == ["bedrock:InvokeModel"], statement["sid"]
+        resources_ = statement["resources"]
+        shown = resources_ if isinstance(resources_, str) else "${" + "[" + ", ".join(
+            r.removeprefix("${").removesuffix("}") for r in resources_) + "]}"
+        if shown in unconditioned:
+            assert "condition" not in statement, statement["sid"]
+            continue
+        assert resources_ == "${module.bedrock_access.destination_model_arns}", statement["sid"]
+        (condition,) = statement.get("condition", [None]) or [None]
+        assert condition is not None, f"{statement['sid']}: the model in any Region without the profile condition"
+        assert (condition["test"], condition["variable"], condition["values"]) == (
+            "ArnLike", "bedrock:InferenceProfileArn", "${module.bedrock_access.profile_arns}"), statement["sid"]
 
 
 def test_seoul_default_grants_named_arns_only(bedrock_cases: dict[str, dict[str, Any]]) -> None:
     case = bedrock_cases[f"ap-northeast-2|{lf.DEFAULT_MODEL_ID}|auto"]
     assert case["prefixes"] == ["apac", "global"]
+    assert case["called_model_id"] == f"global.{lf.DEFAULT_MODEL_ID}"
     assert all(lf.DEFAULT_MODEL_ID in arn for arn in case["profile_arns"] + case["destination_model_arns"])
     assert not [arn for arn in case["profile_arns"] if ":inference-profile/us." in arn]
 
