@@ -690,3 +690,41 @@ def test_alarms_watch_the_right_metrics() -> None:
     metric = dynamic["metric_query"]["content"][0]["metric"][0]
     assert metric["namespace"] == "${var.metrics_namespace}" and metric["stat"] == "Sum" and metric["period"] == 3600
     assert "alarm_topic_arn" in main_locals()["alarm_actions"]
+
+
+# ------------------------------------------------------------------ make invoke / make logs
+
+
+@pytest.mark.parametrize("target", ["logs", "invoke"])
+@pytest.mark.parametrize("terraform_says", ["", "fail"], ids=["empty-output", "no-state"])
+def test_make_never_runs_aws_with_an_empty_name(tmp_path: Path, target: str, terraform_says: str) -> None:
+    if not shutil.which("make"):
+        pytest.skip("no make here")
+    fake_tf = tmp_path / "terraform"
+    fake_tf.write_text("#!/bin/sh\n" + ("exit 1\n" if terraform_says == "fail" else "printf ''\n"))
+    calls = tmp_path / "aws.log"
+    (tmp_path / "aws").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    for script in (fake_tf, tmp_path / "aws"):
+        script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["make", "--no-print-directory", target, f"TF={fake_tf}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "is empty or missing" in done.stderr and "make apply" in done.stderr
+    assert not calls.exists(), calls.read_text()
+
+
+def test_make_logs_tails_the_named_group(tmp_path: Path) -> None:
+    if not shutil.which("make"):
+        pytest.skip("no make here")
+    fake_tf = tmp_path / "terraform"
+    fake_tf.write_text("#!/bin/sh\nprintf '/aws/lambda/petclinic-dev-genai'\n")
+    calls = tmp_path / "aws.log"
+    (tmp_path / "aws").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    for script in (fake_tf, tmp_path / "aws"):
+        script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["make", "--no-print-directory", "logs", f"TF={fake_tf}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().split() == ["logs", "tail", "/aws/lambda/petclinic-dev-genai", "--follow", "--format", "short"]
