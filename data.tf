@@ -62,7 +62,7 @@ locals {
 
 # The Availability Zone of each private subnet, only when interface endpoints are created.
 data "aws_subnet" "this" {
-  for_each = length(local.interface_endpoint_services) > 0 ? toset(local.subnet_ids) : toset([])
+  for_each = length(local.interface_endpoint_services) > 0 ? toset(coalesce(local.subnet_ids, [])) : toset([])
 
   id = each.value
 }
