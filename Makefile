@@ -70,14 +70,25 @@ plan: ## terraform plan with terraform.tfvars
 apply: ## terraform apply the saved plan (run `make plan` first)
 	$(TF_ENV) $(TF) apply tfplan
 
-invoke: ## Invoke the deployed function with the seed's payload (Q="..." to change the question)
-	@fn=$$($(TF) output -raw lambda_function_name) && \
+# invoke and logs read the deployed names from `terraform output` and stop with a clear message
+# (never run aws with an empty name) when there is no state here or the AWS CLI is missing.
+NEED_AWS = command -v aws >/dev/null || { echo "make $@: needs the AWS CLI v2 (aws) on PATH" >&2; exit 1; }
+define tf_output
+$$($(TF_ENV) $(TF) output -raw $(1) 2>/dev/null) && [ -n "$$$(2)" ] || { echo "make $@: terraform output $(1) is empty or missing: run 'make init' and 'make apply' in this folder first" >&2; exit 1; }
+endef
+
+invoke: ## Invoke the deployed function with the seed's payload (Q="..." to change the question; AWS CLI v2)
+	@$(NEED_AWS); \
+	fn=$(call tf_output,lambda_function_name,fn); \
+	alias=$$($(TF_ENV) $(TF) output -raw lambda_alias_arn 2>/dev/null) || alias=""; \
 	payload=$$($(PYTHON) -c 'import json, os; q = os.environ.get("Q") or "Coco라는 반려동물을 키우고 있는 사람은 누구야?"; print(json.dumps({"body": json.dumps({"question": q}, ensure_ascii=False)}, ensure_ascii=False))') && \
-	aws lambda invoke --function-name "$$fn" --cli-binary-format raw-in-base64-out --payload "$$payload" response.json >/dev/null && \
+	aws lambda invoke --function-name "$$fn" $${alias:+--qualifier live} --cli-binary-format raw-in-base64-out --payload "$$payload" response.json >/dev/null && \
 	cat response.json && echo
 
-logs: ## Follow the function's CloudWatch logs
-	aws logs tail "$$($(TF) output -raw cloudwatch_log_group_name)" --follow --format short
+logs: ## Follow the function's CloudWatch logs (AWS CLI v2)
+	@$(NEED_AWS); \
+	group=$(call tf_output,cloudwatch_log_group_name,group); \
+	aws logs tail "$$group" --follow --format short
 
 clean: ## Remove virtual environments and build output
 	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache tfplan response.json

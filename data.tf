@@ -60,6 +60,13 @@ locals {
   db_secret_arn  = try(coalesce(var.db_secret_arn, local.database_outputs[var.database_secret_arn_output]), null)
 }
 
+# The Availability Zone of each private subnet, only when interface endpoints are created.
+data "aws_subnet" "this" {
+  for_each = length(local.interface_endpoint_services) > 0 ? toset(coalesce(local.subnet_ids, [])) : toset([])
+
+  id = each.value
+}
+
 ###############################################################################
 # The deployment package: lambda_function.py alone, at the zip's root.
 ###############################################################################
@@ -95,12 +102,61 @@ data "aws_iam_policy_document" "this" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
-  # Read-only use: the function only ever calls ExecuteStatement (no transactions, no batches).
+  # Reads use ExecuteStatement only (no batches).
   statement {
     sid       = "QueryPetclinicThroughDataApi"
     effect    = "Allow"
     actions   = ["rds-data:ExecuteStatement"]
     resources = [local.db_cluster_arn]
+  }
+
+  # A confirmed write runs in one transaction; only with writes_enabled.
+  dynamic "statement" {
+    for_each = var.writes_enabled ? [1] : []
+    content {
+      sid       = "WriteInDataApiTransactions"
+      effect    = "Allow"
+      actions   = ["rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:RollbackTransaction"]
+      resources = [local.db_cluster_arn]
+    }
+  }
+
+  # Conversation memory: read a conversation's items, add one item per turn.
+  dynamic "statement" {
+    for_each = var.create_conversation_table ? [1] : []
+    content {
+      sid       = "RememberConversations"
+      effect    = "Allow"
+      actions   = ["dynamodb:PutItem", "dynamodb:Query"]
+      resources = [aws_dynamodb_table.this[0].arn]
+    }
+  }
+
+  # The pending write action of a conversation is updated (confirmed, cancelled) in place.
+  dynamic "statement" {
+    for_each = var.create_conversation_table && var.writes_enabled ? [1] : []
+    content {
+      sid       = "UpdatePendingWrites"
+      effect    = "Allow"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.this[0].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.create_conversation_table && var.conversation_table_kms_key_arn != null ? [var.conversation_table_kms_key_arn] : []
+    content {
+      sid       = "DecryptConversationTable"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
   }
 
   # The Data API reads the credentials secret with the caller's permissions.

@@ -24,6 +24,13 @@ locals {
     BEDROCK_INFERENCE_PROFILE = var.bedrock_inference_profile
     MAX_TOOL_ROUNDS           = tostring(var.max_tool_rounds)
     MAX_OUTPUT_TOKENS         = tostring(var.max_output_tokens)
+    CONVERSATION_TABLE        = var.create_conversation_table ? aws_dynamodb_table.this[0].name : ""
+    CONVERSATION_IDLE_MINUTES = tostring(var.conversation_idle_minutes)
+    CONVERSATION_MAX_TURNS    = tostring(var.conversation_max_turns)
+    API_GATEWAY_BUDGET_MS     = tostring(var.api_gateway_budget_ms)
+    CORS_ALLOW_ORIGIN         = var.cors_allow_origin
+    WRITES_ENABLED            = var.writes_enabled ? "true" : "false"
+    METRICS_NAMESPACE         = var.metrics_namespace
   }
 
   # AWS managed policies attached to the role. These are the only "*" resources the function
@@ -35,7 +42,16 @@ locals {
     var.tracing_mode == "Active" ? { xray = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess" } : {},
   )
 
-  vpc_endpoint_services = var.create_vpc_endpoints ? toset(["rds-data", "bedrock-runtime", "secretsmanager", "logs"]) : toset([])
+  # Only what the function calls: the Data API (which reads the secret itself) and Bedrock as
+  # interface endpoints, DynamoDB (memory on) as a gateway endpoint. Lambda ships the logs itself.
+  interface_endpoint_services = var.create_vpc_endpoints ? setintersection(var.vpc_endpoint_services, ["rds-data", "bedrock-runtime"]) : toset([])
+  create_dynamodb_endpoint    = var.create_vpc_endpoints && var.create_conversation_table && contains(var.vpc_endpoint_services, "dynamodb")
+
+  # Every caller (API Gateway, ALB, Function URL) reaches the same target: the 'live' alias when
+  # provisioned concurrency is on (so calls use it), else the unqualified function.
+  qualifier         = local.use_alias ? aws_lambda_alias.live[0].name : null
+  target_arn        = local.use_alias ? aws_lambda_alias.live[0].arn : aws_lambda_function.this.arn
+  target_invoke_arn = local.use_alias ? aws_lambda_alias.live[0].invoke_arn : aws_lambda_function.this.invoke_arn
 }
 
 ###############################################################################
@@ -74,7 +90,7 @@ resource "aws_iam_role_policy_attachment" "managed" {
 }
 
 ###############################################################################
-# Network: HTTPS out only (Data API, Bedrock, Secrets Manager, Logs). No ingress.
+# Network: HTTPS out only (Data API, Bedrock, DynamoDB). No ingress.
 ###############################################################################
 
 resource "aws_security_group" "this" {
@@ -92,7 +108,7 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_security_group" "endpoints" {
-  count = var.create_vpc_endpoints ? 1 : 0
+  count = length(local.interface_endpoint_services) > 0 ? 1 : 0
 
   name        = "${local.name}-endpoints-sg"
   description = "${local.name} interface endpoints: HTTPS from the function only"
@@ -107,15 +123,33 @@ resource "aws_security_group" "endpoints" {
   }
 }
 
+# Interface endpoints accept one subnet per Availability Zone: the first given subnet of each
+# zone (data.aws_subnet.this tells the zones).
+locals {
+  subnet_ids_by_az    = { for id in(length(data.aws_subnet.this) > 0 ? local.subnet_ids : []) : data.aws_subnet.this[id].availability_zone => id... }
+  endpoint_subnet_ids = [for az, ids in local.subnet_ids_by_az : ids[0]]
+}
+
 resource "aws_vpc_endpoint" "this" {
-  for_each = local.vpc_endpoint_services
+  for_each = local.interface_endpoint_services
 
   vpc_id              = local.vpc_id
   service_name        = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type   = "Interface"
-  subnet_ids          = local.subnet_ids
+  subnet_ids          = local.endpoint_subnet_ids
   security_group_ids  = [aws_security_group.endpoints[0].id]
   private_dns_enabled = true
+}
+
+# DynamoDB: a gateway endpoint (no hourly charge, no security group) on the private subnets' route
+# tables; it adds a route to DynamoDB's prefix list for everything using those tables.
+resource "aws_vpc_endpoint" "dynamodb" {
+  count = local.create_dynamodb_endpoint ? 1 : 0
+
+  vpc_id            = local.vpc_id
+  service_name      = "com.amazonaws.${local.region}.dynamodb"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = var.vpc_endpoint_route_table_ids
 }
 
 ###############################################################################
@@ -211,6 +245,262 @@ resource "aws_lambda_function_url" "this" {
   count = var.create_function_url ? 1 : 0
 
   function_name      = aws_lambda_function.this.function_name
-  qualifier          = local.use_alias ? aws_lambda_alias.live[0].name : null
+  qualifier          = local.qualifier
   authorization_type = "AWS_IAM"
+}
+
+###############################################################################
+# Conversation memory: one item per turn, at most one pending write per conversation
+###############################################################################
+
+resource "aws_dynamodb_table" "this" {
+  count = var.create_conversation_table ? 1 : 0
+
+  name         = "${local.name}-conversations"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "conversation_id"
+  range_key    = "item"
+
+  attribute {
+    name = "conversation_id"
+    type = "S"
+  }
+
+  attribute {
+    name = "item"
+    type = "S"
+  }
+
+  # The function sets expires_at (epoch seconds) from CONVERSATION_IDLE_MINUTES on every item.
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  # KMS: the AWS managed key for DynamoDB, or the customer key when one is given.
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.conversation_table_kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+}
+
+###############################################################################
+# Wiring for the neighbours: API Gateway (REST, AWS_PROXY) and an ALB
+###############################################################################
+
+# The REST API's ANY /api/genai and ANY /api/genai/{proxy+}, any stage and method, of that API only.
+resource "aws_lambda_permission" "api_gateway" {
+  for_each = var.api_gateway_execution_arn == null ? {} : { genai = "/api/genai", proxy = "/api/genai/*" }
+
+  statement_id  = "AllowApiGateway-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  qualifier     = local.qualifier
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${var.api_gateway_execution_arn}/*/*${each.value}"
+}
+
+# ALB: single-value headers (the ALB default; the function answers in the shape it receives).
+resource "aws_lb_target_group" "this" {
+  count = var.alb_listener_arn == null ? 0 : 1
+
+  name                               = local.name
+  target_type                        = "lambda"
+  lambda_multi_value_headers_enabled = false
+
+  # The function's shallow health answer: no Bedrock call, no database statement.
+  health_check {
+    enabled             = true
+    path                = "/api/genai/health"
+    matcher             = "200"
+    interval            = 60
+    timeout             = 30
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+resource "aws_lambda_permission" "alb" {
+  count = var.alb_listener_arn == null ? 0 : 1
+
+  statement_id  = "AllowAlbTargetGroup"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  qualifier     = local.qualifier
+  principal     = "elasticloadbalancing.amazonaws.com"
+  source_arn    = aws_lb_target_group.this[0].arn
+}
+
+resource "aws_lb_target_group_attachment" "this" {
+  count = var.alb_listener_arn == null ? 0 : 1
+
+  target_group_arn = aws_lb_target_group.this[0].arn
+  target_id        = local.target_arn
+
+  depends_on = [aws_lambda_permission.alb]
+}
+
+resource "aws_lb_listener_rule" "this" {
+  count = var.alb_listener_arn == null ? 0 : 1
+
+  listener_arn = var.alb_listener_arn
+  priority     = var.alb_listener_rule_priority
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[0].arn
+  }
+
+  condition {
+    path_pattern {
+      values = ["/api/genai", "/api/genai/*"]
+    }
+  }
+}
+
+###############################################################################
+# Alarms and dashboard
+###############################################################################
+
+resource "aws_sns_topic" "this" {
+  count = var.create_alarms && var.create_alarm_topic ? 1 : 0
+
+  name              = "${local.name}-alarms"
+  kms_master_key_id = var.alarm_topic_kms_key_arn
+}
+
+locals {
+  alarm_actions = (
+    var.alarm_topic_arn != null ? [var.alarm_topic_arn] :
+    var.create_alarms && var.create_alarm_topic ? [aws_sns_topic.this[0].arn] : []
+  )
+
+  # Lambda's own metrics: crashes and timeouts (Errors), throttles, and any invocation near the
+  # timeout (the function answers 504 well before it; reaching 90% means a call was not bounded).
+  lambda_alarms = var.create_alarms ? {
+    errors = {
+      metric      = "Errors"
+      statistic   = "Sum"
+      threshold   = 1
+      description = "The function failed (an unhandled error or a Lambda timeout), not an error answer it chose."
+    }
+    throttles = {
+      metric      = "Throttles"
+      statistic   = "Sum"
+      threshold   = 1
+      description = "Invocations were throttled: reserved concurrency or the account limit is reached."
+    }
+    duration = {
+      metric      = "Duration"
+      statistic   = "Maximum"
+      threshold   = var.lambda_timeout * 900
+      description = "An invocation ran past 90% of the ${var.lambda_timeout} s timeout."
+    }
+  } : {}
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = local.lambda_alarms
+
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = each.value.statistic
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Token spend from the function's EMF metrics: input + output tokens per hour.
+resource "aws_cloudwatch_metric_alarm" "tokens" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${local.name}-tokens"
+  alarm_description   = "Bedrock tokens (input + output) in one hour above ${var.alarm_tokens_per_hour}."
+  evaluation_periods  = 1
+  threshold           = var.alarm_tokens_per_hour
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "tokens"
+    expression  = "FILL(input, 0) + FILL(output, 0)"
+    label       = "Tokens per hour"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = { input = "InputTokens", output = "OutputTokens" }
+    content {
+      id = metric_query.key
+
+      metric {
+        namespace   = var.metrics_namespace
+        metric_name = metric_query.value
+        dimensions  = { FunctionName = aws_lambda_function.this.function_name }
+        stat        = "Sum"
+        period      = 3600
+      }
+    }
+  }
+}
+
+locals {
+  dashboard_metric = { for name in ["Questions", "ModelCalls", "ToolCalls", "InputTokens", "OutputTokens", "AnswerLatency"] :
+  name => [var.metrics_namespace, name, "FunctionName", local.name] }
+  lambda_metric = { for name in ["Invocations", "Errors", "Throttles", "Duration"] :
+  name => ["AWS/Lambda", name, "FunctionName", local.name] }
+  dashboard_widgets = [
+    { title = "Questions, model and tool calls", stat = "Sum", metrics = [local.dashboard_metric.Questions, local.dashboard_metric.ModelCalls, local.dashboard_metric.ToolCalls] },
+    { title = "Answer latency (ms)", stat = "p50", metrics = [
+      local.dashboard_metric.AnswerLatency,
+      concat(local.dashboard_metric.AnswerLatency, [{ stat = "p90" }]),
+      concat(local.dashboard_metric.AnswerLatency, [{ stat = "p99" }]),
+    ] },
+    { title = "Bedrock tokens", stat = "Sum", metrics = [local.dashboard_metric.InputTokens, local.dashboard_metric.OutputTokens] },
+    { title = "Error answers by code", stat = "Sum", metrics = [[{
+      expression = "SEARCH('{\"${var.metrics_namespace}\",ErrorCode,FunctionName} MetricName=\"Errors\" FunctionName=\"${local.name}\"', 'Sum', 300)"
+      id         = "codes"
+    }]] },
+    { title = "Lambda invocations, errors, throttles", stat = "Sum", metrics = [local.lambda_metric.Invocations, local.lambda_metric.Errors, local.lambda_metric.Throttles] },
+    { title = "Lambda duration (ms; timeout ${var.lambda_timeout * 1000})", stat = "Maximum", metrics = [
+      local.lambda_metric.Duration,
+      concat(local.lambda_metric.Duration, [{ stat = "p99" }]),
+    ] },
+  ]
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  count = var.create_dashboard ? 1 : 0
+
+  dashboard_name = local.name
+  dashboard_body = jsonencode({
+    widgets = [for index, widget in local.dashboard_widgets : {
+      type   = "metric"
+      x      = (index % 2) * 12
+      y      = floor(index / 2) * 6
+      width  = 12
+      height = 6
+      properties = {
+        title   = widget.title
+        region  = local.region
+        view    = "timeSeries"
+        stat    = widget.stat
+        period  = 300
+        metrics = widget.metrics
+      }
+    }]
+  })
 }

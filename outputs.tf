@@ -42,3 +42,38 @@ output "invoke_command" {
   description = "Ready-to-run aws lambda invoke command with the seed's payload (AWS CLI v2)."
   value       = "aws lambda invoke --region ${var.aws_region} --function-name ${aws_lambda_function.this.function_name}${local.use_alias ? " --qualifier live" : ""} --cli-binary-format raw-in-base64-out --payload '{\"body\":\"{\\\"question\\\":\\\"Coco라는 반려동물을 키우고 있는 사람은 누구야?\\\"}\"}' response.json && cat response.json"
 }
+
+output "lambda_function_invoke_arn" {
+  description = "ARN for an API Gateway AWS_PROXY integration URI: the 'live' alias's when provisioned concurrency is on, else the function's."
+  value       = local.target_invoke_arn
+}
+
+output "bedrock_model_id" {
+  description = "Model or inference-profile ID the function calls in this Region (what resolve_model_id() picks)."
+  value       = module.bedrock_access.called_model_id
+}
+
+output "dynamodb_table_name" {
+  description = "Name of the conversation table (CONVERSATION_TABLE), or null when create_conversation_table is false."
+  value       = try(aws_dynamodb_table.this[0].name, null)
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the conversation table, or null when create_conversation_table is false."
+  value       = try(aws_dynamodb_table.this[0].arn, null)
+}
+
+output "lb_target_group_arn" {
+  description = "ARN of the Lambda target group, or null when alb_listener_arn is not set."
+  value       = try(aws_lb_target_group.this[0].arn, null)
+}
+
+output "sns_topic_arn" {
+  description = "SNS topic the alarms notify (created or given), or null."
+  value       = try(local.alarm_actions[0], null)
+}
+
+output "cloudwatch_dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when create_dashboard is false."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}

@@ -268,13 +268,21 @@ variable "lambda_timeout" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Reserved concurrency: -1 leaves it unreserved, 0 stops the function, N caps it (and the Bedrock spend)."
+  description = "Reserved concurrency: -1 leaves it unreserved; N caps it (and the Bedrock spend) and must be at least provisioned_concurrency."
   type        = number
   default     = -1
 
   validation {
     condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
-    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+    error_message = "reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 1."
+  }
+  validation {
+    condition     = var.reserved_concurrent_executions != 0
+    error_message = "reserved_concurrent_executions = 0 throttles every invocation (and fails beside provisioned concurrency): use -1 for unreserved or N >= 1 to cap it."
+  }
+  validation {
+    condition     = var.reserved_concurrent_executions == -1 || var.reserved_concurrent_executions >= var.provisioned_concurrency
+    error_message = "reserved_concurrent_executions (${var.reserved_concurrent_executions}) is below provisioned_concurrency (${var.provisioned_concurrency}): Lambda refuses that at apply. Raise it or use -1."
   }
 }
 
@@ -375,12 +383,245 @@ variable "system_log_level" {
 ###############################################################################
 
 variable "create_vpc_endpoints" {
-  description = "Create interface VPC endpoints (rds-data, bedrock-runtime, secretsmanager, logs) so the function needs no NAT gateway."
+  description = "Create the VPC endpoints listed in vpc_endpoint_services (only what the function calls) so it needs no NAT gateway."
   type        = bool
   default     = false
 
   validation {
     condition     = var.create_vpc_endpoints == true || var.create_vpc_endpoints == false
     error_message = "create_vpc_endpoints must be true or false."
+  }
+}
+
+variable "vpc_endpoint_services" {
+  description = "Which endpoints create_vpc_endpoints creates: rds-data and bedrock-runtime (interface, private DNS), dynamodb (gateway, on vpc_endpoint_route_table_ids). Drop a service the VPC already has an endpoint for."
+  type        = set(string)
+  default     = ["bedrock-runtime", "dynamodb", "rds-data"]
+
+  validation {
+    condition     = length(setsubtract(var.vpc_endpoint_services, ["bedrock-runtime", "dynamodb", "rds-data"])) == 0
+    error_message = "vpc_endpoint_services may hold only bedrock-runtime, dynamodb and rds-data: the function calls nothing else (the Data API reads the secret itself; Lambda ships the logs outside the VPC)."
+  }
+}
+
+variable "vpc_endpoint_route_table_ids" {
+  description = "Route tables of the function's private subnets, for the DynamoDB gateway endpoint (needed when it is created for the conversation table)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.vpc_endpoint_route_table_ids : can(regex("^rtb-[0-9a-f]{8,17}$", id))])
+    error_message = "vpc_endpoint_route_table_ids must be route table IDs such as rtb-0123456789abcdef0."
+  }
+  validation {
+    condition     = !(var.create_vpc_endpoints && contains(var.vpc_endpoint_services, "dynamodb") && var.create_conversation_table) || length(var.vpc_endpoint_route_table_ids) > 0
+    error_message = "The DynamoDB gateway endpoint needs the private subnets' route tables: set vpc_endpoint_route_table_ids, or drop dynamodb from vpc_endpoint_services (NAT or an existing endpoint)."
+  }
+}
+
+###############################################################################
+# Conversation memory and the HTTP contract
+###############################################################################
+
+variable "create_conversation_table" {
+  description = "Create the DynamoDB conversation table and pass its name as CONVERSATION_TABLE (memory on); false passes an empty name (memory off)."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.create_conversation_table == true || var.create_conversation_table == false
+    error_message = "create_conversation_table must be true or false."
+  }
+}
+
+variable "conversation_table_kms_key_arn" {
+  description = "Customer managed KMS key for the conversation table; null uses the DynamoDB AWS managed key (the role then gets kms:Decrypt through DynamoDB only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.conversation_table_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", var.conversation_table_kms_key_arn))
+    error_message = "conversation_table_kms_key_arn must be null or a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>."
+  }
+}
+
+variable "conversation_idle_minutes" {
+  description = "A conversation is forgotten after this idle time (CONVERSATION_IDLE_MINUTES, through the table's TTL)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.conversation_idle_minutes >= 5 && var.conversation_idle_minutes <= 10080 && floor(var.conversation_idle_minutes) == var.conversation_idle_minutes
+    error_message = "conversation_idle_minutes must be a whole number from 5 to 10080 (one week)."
+  }
+}
+
+variable "conversation_max_turns" {
+  description = "Turns (question and answer) given back to the model (CONVERSATION_MAX_TURNS)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.conversation_max_turns >= 1 && var.conversation_max_turns <= 20 && floor(var.conversation_max_turns) == var.conversation_max_turns
+    error_message = "conversation_max_turns must be a whole number from 1 to 20."
+  }
+}
+
+variable "api_gateway_budget_ms" {
+  description = "Time budget of API Gateway invocations in ms (API_GATEWAY_BUDGET_MS): the function answers its own 504 before API Gateway's 29 s integration timeout."
+  type        = number
+  default     = 28000
+
+  validation {
+    condition     = var.api_gateway_budget_ms >= 1000 && var.api_gateway_budget_ms <= 900000 && floor(var.api_gateway_budget_ms) == var.api_gateway_budget_ms
+    error_message = "api_gateway_budget_ms must be a whole number of ms from 1000 to 900000."
+  }
+}
+
+variable "cors_allow_origin" {
+  description = "Origin allowed by CORS (CORS_ALLOW_ORIGIN); empty sends no CORS headers (the page is same-origin behind CloudFront)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cors_allow_origin == "" || can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", var.cors_allow_origin))
+    error_message = "cors_allow_origin must be empty or one origin such as https://petclinic.example.com (scheme and host, no path, no '*')."
+  }
+}
+
+variable "writes_enabled" {
+  description = "Offer the write tools (add owner, pet, visit; confirmed first) and grant the Data API transaction actions (WRITES_ENABLED). Needs the conversation table."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.writes_enabled || var.create_conversation_table
+    error_message = "writes_enabled = true needs create_conversation_table = true: a pending write waits for confirmation in the conversation."
+  }
+}
+
+###############################################################################
+# Wiring for the neighbouring layers (optional)
+###############################################################################
+
+variable "api_gateway_execution_arn" {
+  description = "Execution ARN of the REST API that proxies /api/genai to this function; set it to add the Lambda permission for that API only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_gateway_execution_arn == null || can(regex("^arn:aws[a-z-]*:execute-api:[a-z0-9-]+:[0-9]{12}:[a-z0-9]{10}$", var.api_gateway_execution_arn))
+    error_message = "api_gateway_execution_arn must be null or an API execution ARN: arn:aws:execute-api:<region>:<account>:<api-id> (no stage or path)."
+  }
+}
+
+variable "alb_listener_arn" {
+  description = "ARN of an Application Load Balancer listener; set it to add a Lambda target group, its permission and a rule for /api/genai and /api/genai/*."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alb_listener_arn == null || can(regex("^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:listener/app/[A-Za-z0-9-]+/[0-9a-f]+/[0-9a-f]+$", var.alb_listener_arn))
+    error_message = "alb_listener_arn must be null or an ALB listener ARN: arn:aws:elasticloadbalancing:<region>:<account>:listener/app/<name>/<id>/<id>."
+  }
+}
+
+variable "alb_listener_rule_priority" {
+  description = "Priority of the ALB listener rule for /api/genai (unique on the listener; lower wins)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.alb_listener_rule_priority >= 1 && var.alb_listener_rule_priority <= 50000 && floor(var.alb_listener_rule_priority) == var.alb_listener_rule_priority
+    error_message = "alb_listener_rule_priority must be a whole number from 1 to 50000."
+  }
+}
+
+###############################################################################
+# Monitoring
+###############################################################################
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the function's EMF metrics (METRICS_NAMESPACE); the alarms and the dashboard read it."
+  type        = string
+  default     = "PetClinic/GenAI"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9 ._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 letters, digits, spaces or . _ / # : - and must not start with AWS/."
+  }
+}
+
+variable "create_alarms" {
+  description = "Create CloudWatch alarms on the function's errors, throttles, duration near the timeout and token spend."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.create_alarms == true || var.create_alarms == false
+    error_message = "create_alarms must be true or false."
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "Existing SNS topic the alarms notify; null with create_alarm_topic = false leaves the alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be null or an SNS topic ARN: arn:aws:sns:<region>:<account>:<name>."
+  }
+  validation {
+    condition     = var.alarm_topic_arn == null || !var.create_alarm_topic
+    error_message = "Set either alarm_topic_arn (use a topic) or create_alarm_topic (create one), not both."
+  }
+}
+
+variable "create_alarm_topic" {
+  description = "Create an SNS topic for the alarms, encrypted with alarm_topic_kms_key_arn (subscribe to it yourself)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = var.create_alarm_topic == true || var.create_alarm_topic == false
+    error_message = "create_alarm_topic must be true or false."
+  }
+}
+
+variable "alarm_topic_kms_key_arn" {
+  description = "Customer managed KMS key for the created alarm topic; its policy must let cloudwatch.amazonaws.com use it (the AWS managed SNS key does not)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", var.alarm_topic_kms_key_arn))
+    error_message = "alarm_topic_kms_key_arn must be null or a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>."
+  }
+  validation {
+    condition     = !var.create_alarm_topic || var.alarm_topic_kms_key_arn != null
+    error_message = "create_alarm_topic = true needs alarm_topic_kms_key_arn: CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key."
+  }
+}
+
+variable "alarm_tokens_per_hour" {
+  description = "Token-spend alarm: input plus output tokens per hour (EMF InputTokens + OutputTokens) above which it fires."
+  type        = number
+  default     = 1000000
+
+  validation {
+    condition     = var.alarm_tokens_per_hour >= 1000 && floor(var.alarm_tokens_per_hour) == var.alarm_tokens_per_hour
+    error_message = "alarm_tokens_per_hour must be a whole number >= 1000."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard: questions, answer latency, tokens, errors by code, Lambda errors, throttles and duration."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.create_dashboard == true || var.create_dashboard == false
+    error_message = "create_dashboard must be true or false."
   }
 }

@@ -3,6 +3,7 @@ the Bedrock IAM module evaluated by terraform itself, and checkov."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -206,19 +207,25 @@ def _module_locals() -> dict[str, Any]:
 
 
 def test_region_tables_agree_with_the_handler() -> None:
-    hcl = _module_locals()["profile_geographies_by_region"]
-    python: dict[str, set[str]] = {}
-    for geo, regions in lf.PROFILE_SOURCE_REGIONS.items():
-        for region in regions:
-            python.setdefault(region, set()).add(geo.split("+")[0])
-    assert {region: set(geos) for region, geos in hcl.items()} == python
+    hcl = _module_locals()
+    assert {geo: set(regions) for geo, regions in hcl["profile_source_regions"].items()} == {
+        geo: set(regions) for geo, regions in lf.PROFILE_SOURCE_REGIONS.items()}
+    assert {model: tuple(geos) for model, geos in hcl["model_profiles"].items()} == lf.MODEL_PROFILES
+
+
+def _arn_like(arn: str, pattern: str) -> bool:
+    """IAM ArnLike: each of the six ARN parts matched on its own (`*` does not cross a colon)."""
+    parts, wanted = arn.split(":", 5), pattern.split(":", 5)
+    return len(parts) == len(wanted) == 6 and all(fnmatch.fnmatchcase(a, p) for a, p in zip(parts, wanted))
 
 
 @pytest.fixture(scope="module")
 def bedrock_cases(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Evaluate the module with terraform for every (Region, model, mode) case at once."""
-    regions = sorted(set(_module_locals()["profile_geographies_by_region"]) | {"sa-east-1", "me-central-1"})
+    regions = sorted({r for rs in _module_locals()["profile_source_regions"].values() for r in rs}
+                     | {"sa-east-1", "me-central-1"})
     models = [*lf.MODEL_PROFILES, "anthropic.claude-future-v1:0", f"apac.{lf.DEFAULT_MODEL_ID}"]
+    regions += ["ap-east-1"]  # a Region in no geography (the module must still resolve like the function)
     cases = {f"{r}|{m}|auto": {"region": r, "model_id": m, "inference_profile": "auto"} for r in regions for m in models}
     cases.update({f"{r}|{m}|{mode}": {"region": r, "model_id": m, "inference_profile": mode}
                   for r in ("us-east-1", "ap-northeast-2", "eu-west-1", "us-gov-west-1") for m in models[:4]
@@ -248,23 +255,55 @@ def test_role_may_invoke_whatever_the_function_resolves(bedrock_cases: dict[str,
     assert len(bedrock_cases) > 350
     for key, case in bedrock_cases.items():
         called = lf.resolve_model_id(case["model_id"], case["region"], case["inference_profile"])
+        assert case["called_model_id"] == called, key  # the layer's bedrock_model_id output
         prefix = called.split(".", 1)[0]
         base = case["base_model_id"]
+        destinations = case["destination_model_arns"]
         if prefix in lf.PROFILE_PREFIXES:
             profile = f"arn:aws:bedrock:{case['region']}:123456789012:inference-profile/{called}"
             assert profile in case["profile_arns"], key
-            assert case["destination_model_arns"], key
-            if prefix == "global":
-                assert f"arn:aws:bedrock:::foundation-model/{base}" in case["destination_model_arns"], key
-            elif case["region"] in lf.PROFILE_SOURCE_REGIONS.get(prefix, ()):
-                assert f"arn:aws:bedrock:{case['region']}::foundation-model/{base}" in case["destination_model_arns"], key
+            # Wherever the profile may route the call (every Region of its geography, or none for global) ...
+            routed = {r for geo, regions in lf.PROFILE_SOURCE_REGIONS.items() if geo.split("+")[0] == prefix
+                      for r in regions} | ({"", "us-east-1", "eu-west-1", "sa-east-1", "ap-northeast-2"}
+                                           if prefix == "global" else set())
+            assert routed, key
+            for region in routed:
+                model = f"arn:aws:bedrock:{region}::foundation-model/{base}"
+                assert any(_arn_like(model, pattern) for pattern in destinations), (key, model)
+            # ... but only that model.
+            other = f"arn:aws:bedrock:us-east-1::foundation-model/{base}-other"
+            assert not any(_arn_like(other, pattern) for pattern in destinations), key
         else:
             assert case["in_region_model_arn"] == f"arn:aws:bedrock:{case['region']}::foundation-model/{called}", key
+
+
+def test_model_in_any_region_is_granted_only_through_the_inference_profiles() -> None:
+    """The destination-model ARNs carry a wildcard Region: without the bedrock:InferenceProfileArn
+    condition the role could call the model directly anywhere. Every Bedrock statement is either on
+    the profiles, on the in-Region model, or conditioned on exactly those profiles."""
+    bedrock = [s for s in _statements() if any(a.startswith("bedrock:") for a in s["actions"])]
+    assert {s["sid"] for s in bedrock} == {"InvokeClaudeInferenceProfiles", "InvokeClaudeInRegion",
+                                           "InvokeClaudeThroughProfiles"}
+    unconditioned = {"${module.bedrock_access.profile_arns}", "${[module.bedrock_access.in_region_model_arn]}"}
+    for statement in bedrock:
+        assert statement["actions"] == ["bedrock:InvokeModel"], statement["sid"]
+        resources_ = statement["resources"]
+        shown = resources_ if isinstance(resources_, str) else "${" + "[" + ", ".join(
+            r.removeprefix("${").removesuffix("}") for r in resources_) + "]}"
+        if shown in unconditioned:
+            assert "condition" not in statement, statement["sid"]
+            continue
+        assert resources_ == "${module.bedrock_access.destination_model_arns}", statement["sid"]
+        (condition,) = statement.get("condition", [None]) or [None]
+        assert condition is not None, f"{statement['sid']}: the model in any Region without the profile condition"
+        assert (condition["test"], condition["variable"], condition["values"]) == (
+            "ArnLike", "bedrock:InferenceProfileArn", "${module.bedrock_access.profile_arns}"), statement["sid"]
 
 
 def test_seoul_default_grants_named_arns_only(bedrock_cases: dict[str, dict[str, Any]]) -> None:
     case = bedrock_cases[f"ap-northeast-2|{lf.DEFAULT_MODEL_ID}|auto"]
     assert case["prefixes"] == ["apac", "global"]
+    assert case["called_model_id"] == f"global.{lf.DEFAULT_MODEL_ID}"
     assert all(lf.DEFAULT_MODEL_ID in arn for arn in case["profile_arns"] + case["destination_model_arns"])
     assert not [arn for arn in case["profile_arns"] if ":inference-profile/us." in arn]
 
@@ -327,5 +366,365 @@ def test_vpc_endpoints_admit_only_the_function() -> None:
     assert rule["security_groups"] == ["${aws_security_group.this.id}"] and "cidr_blocks" not in rule
     endpoint = resources("aws_vpc_endpoint")["this"]
     assert endpoint["private_dns_enabled"] is True and endpoint["vpc_endpoint_type"] == "Interface"
-    assert set(re.findall(r'"([a-z-]+)"', main_locals()["vpc_endpoint_services"])) == {
-        "rds-data", "bedrock-runtime", "secretsmanager", "logs"}
+    assert endpoint["subnet_ids"] == "${local.endpoint_subnet_ids}"
+    gateway = resources("aws_vpc_endpoint")["dynamodb"]
+    assert gateway["vpc_endpoint_type"] == "Gateway" and gateway["route_table_ids"] == "${var.vpc_endpoint_route_table_ids}"
+    assert gateway["service_name"].endswith(".dynamodb")
+
+
+# ------------------------------------------------------------------ optional features, evaluated by terraform
+#
+# The probe module holds a copy of variables.tf (validations included), every local of main.tf that
+# depends on variables only, and one output per `count` / `for_each` (resources, and the dynamic
+# statements of the inline policy) that depends on variables only. `terraform apply` evaluates it
+# for each case, so the tests see what a plan would create, not the text of an expression.
+
+REF = re.compile(r"\b(var|local|module|data|each|count|self|aws_[a-z0-9_]+)\.([a-z0-9_]+)")
+
+
+def _expression(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        return value[2:-1]
+    return None
+
+
+def _evaluable(expression: str, known_locals: set[str]) -> bool:
+    return all(kind == "var" or (kind == "local" and name in known_locals)
+               for kind, name in REF.findall(expression))
+
+
+def _probe_parts() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(locals, instance counts by resource address, instance counts by policy statement sid)."""
+    local_exprs = {name: expr for name, value in main_locals().items() if (expr := _expression(value)) is not None}
+    known: set[str] = set()
+    while True:
+        more = {name for name, expr in local_exprs.items() if name not in known and _evaluable(expr, known)}
+        if not more:
+            break
+        known |= more
+    counts: dict[str, str] = {}
+    for name in TF_FILES:
+        for entry in parsed(ROOT / name).get("resource", []):
+            for kind, named in entry.items():
+                for label, body in named.items():
+                    if "count" in body:
+                        expr = _expression(body["count"]) or str(body["count"])
+                    elif "for_each" in body:
+                        expr = f"length({_expression(body['for_each'])})"
+                    else:
+                        expr = "1"
+                    if _evaluable(expr, known):
+                        counts[f"{kind}.{label}"] = expr
+    statements: dict[str, str] = {}
+    document = data_blocks("aws_iam_policy_document")["this"]
+    for statement in document.get("statement", []):
+        statements[statement["sid"]] = "1"
+    for dynamic in document.get("dynamic", []):
+        expr = f"length({_expression(dynamic['statement']['for_each'])})"
+        if _evaluable(expr, known):
+            statements[dynamic["statement"]["content"][0]["sid"]] = expr
+    return {name: local_exprs[name] for name in known}, counts, statements
+
+
+def _hcl_type(body: dict[str, Any]) -> str:
+    return str(body["type"]).removeprefix("${").removesuffix("}")
+
+
+@pytest.fixture(scope="module")
+def probe(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp("probe")
+    module = tmp / "probe"
+    module.mkdir()
+    shutil.copy(ROOT / "variables.tf", module / "variables.tf")
+    known, counts, statements = _probe_parts()
+    permission = resources("aws_lambda_permission")["api_gateway"]
+    source_arns = (f"[for k, v in {_expression(permission['for_each'])} : "
+                   + json.dumps(permission["source_arn"]).replace("each.value", "v").replace("each.key", "k") + "]")
+    body = ["locals {"] + [f"  {name} = {expr}" for name, expr in known.items()] + ["}"]
+    body += ["output \"instances\" {\n  value = {"] + [f'    "{k}" = {v}' for k, v in counts.items()] + ["  }\n}"]
+    body += ["output \"statements\" {\n  value = {"] + [f'    "{k}" = {v}' for k, v in statements.items()] + ["  }\n}"]
+    body += ["output \"locals\" {\n  value = {"] + [f"    {name} = local.{name}" for name in known] + ["  }\n}"]
+    body += [f"output \"api_gateway_source_arns\" {{\n  value = {source_arns}\n}}"]
+    # The per-AZ subnet choice, with stub subnets standing in for data.aws_subnet.this.
+    main = main_locals()
+    stub = ('{ "subnet-b" = { availability_zone = "az-2" }, "subnet-a" = { availability_zone = "az-1" }, '
+            '"subnet-c" = { availability_zone = "az-1" }, "subnet-d" = { availability_zone = "az-3" } }')
+    by_az = _expression(main["subnet_ids_by_az"]).replace("data.aws_subnet.this", stub).replace(
+        "local.subnet_ids", '["subnet-b", "subnet-c", "subnet-a", "subnet-d"]')
+    pick = _expression(main["endpoint_subnet_ids"]).replace("local.subnet_ids_by_az", f"({by_az})")
+    body += [f"output \"endpoint_subnet_ids\" {{\n  value = {pick}\n}}"]
+    (module / "probe.tf").write_text("\n".join(body) + "\n")
+
+    variables = tfdocs.blocks(ROOT / "variables.tf", "variable")
+
+    def run(overrides: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+        case = tmp / f"case{len(list(tmp.glob('case*')))}"
+        case.mkdir()
+        (case / "main.tf").write_text(
+            'module "probe" {\n  source = "../probe"\n'
+            + "".join(f"  {name} = var.{name}\n" for name in overrides) + "}\n"
+            + "".join(f'variable "{name}" {{ type = {_hcl_type(variables[name])} }}\n' for name in overrides)
+            + 'output "probe" { value = module.probe }\n')
+        (case / "case.auto.tfvars.json").write_text(json.dumps(overrides))
+        env = _terraform_env(tmp)
+        done = subprocess.run([terraform_bin, "init", "-input=false", "-no-color"], cwd=case, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        done = subprocess.run([terraform_bin, "apply", "-auto-approve", "-input=false", "-no-color"], cwd=case,
+                              env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            return done.returncode, " ".join((done.stdout + done.stderr).split()), {}
+        shown = subprocess.run([terraform_bin, "output", "-json", "probe"], cwd=case, env=env, capture_output=True,
+                               text=True, check=True)
+        return 0, "", json.loads(shown.stdout)
+
+    return run
+
+
+def _created(probe: Any, **overrides: Any) -> dict[str, Any]:
+    code, message, outputs = probe(overrides)
+    assert code == 0, message
+    return outputs
+
+
+def test_probe_sees_every_optional_resource_and_statement() -> None:
+    _, counts, statements = _probe_parts()
+    assert {"aws_dynamodb_table.this", "aws_vpc_endpoint.this", "aws_vpc_endpoint.dynamodb",
+            "aws_security_group.endpoints", "aws_lambda_permission.api_gateway", "aws_lambda_permission.alb",
+            "aws_lb_target_group.this", "aws_lb_target_group_attachment.this", "aws_lb_listener_rule.this",
+            "aws_sns_topic.this", "aws_cloudwatch_metric_alarm.lambda", "aws_cloudwatch_metric_alarm.tokens",
+            "aws_cloudwatch_dashboard.this", "aws_lambda_alias.live"} <= set(counts)
+    assert {"RememberConversations", "UpdatePendingWrites", "WriteInDataApiTransactions",
+            "DecryptConversationTable"} <= set(statements)
+
+
+def test_defaults_memory_on_writes_off_monitoring_on(probe: Any) -> None:
+    out = _created(probe)
+    instances, statements = out["instances"], out["statements"]
+    assert instances["aws_dynamodb_table.this"] == 1 and statements["RememberConversations"] == 1
+    assert statements["UpdatePendingWrites"] == 0 and statements["WriteInDataApiTransactions"] == 0
+    assert statements["DecryptConversationTable"] == 0
+    assert instances["aws_cloudwatch_metric_alarm.lambda"] == 3 and instances["aws_cloudwatch_metric_alarm.tokens"] == 1
+    assert instances["aws_cloudwatch_dashboard.this"] == 1 and instances["aws_sns_topic.this"] == 0
+    for optional in ("aws_vpc_endpoint.this", "aws_vpc_endpoint.dynamodb", "aws_security_group.endpoints",
+                     "aws_lambda_permission.api_gateway", "aws_lambda_permission.alb", "aws_lb_target_group.this",
+                     "aws_lb_target_group_attachment.this", "aws_lb_listener_rule.this", "aws_lambda_alias.live"):
+        assert instances[optional] == 0, optional
+
+
+def test_writes_add_transactions_and_update_item_only(probe: Any) -> None:
+    out = _created(probe, writes_enabled=True)
+    statements = out["statements"]
+    assert statements["WriteInDataApiTransactions"] == 1 and statements["UpdatePendingWrites"] == 1
+    assert statements["RememberConversations"] == 1
+    off = _created(probe, create_conversation_table=False)
+    assert off["instances"]["aws_dynamodb_table.this"] == 0
+    assert off["statements"]["RememberConversations"] == 0 and off["statements"]["UpdatePendingWrites"] == 0
+    kms = _created(probe, conversation_table_kms_key_arn="arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab")
+    assert kms["statements"]["DecryptConversationTable"] == 1
+
+
+def _dynamic_statement(sid: str) -> dict[str, Any]:
+    (statement,) = [s for s in _statements() if s["sid"] == sid]
+    return statement
+
+
+def test_dynamodb_actions_are_exactly_what_the_code_uses_on_the_table_only() -> None:
+    table = ["${aws_dynamodb_table.this[0].arn}"]
+    granted: dict[str, list[str]] = {}
+    for statement in _statements():
+        actions = [a for a in statement["actions"] if a.startswith("dynamodb:")]
+        if actions:
+            assert actions == statement["actions"] and statement["resources"] == table, statement["sid"]
+            granted[statement["sid"]] = sorted(actions)
+    assert granted == {"RememberConversations": ["dynamodb:PutItem", "dynamodb:Query"],
+                       "UpdatePendingWrites": ["dynamodb:UpdateItem"]}
+    transactions = _dynamic_statement("WriteInDataApiTransactions")
+    assert sorted(transactions["actions"]) == ["rds-data:BeginTransaction", "rds-data:CommitTransaction",
+                                               "rds-data:RollbackTransaction"]
+    assert transactions["resources"] == ["${local.db_cluster_arn}"]
+    decrypt = _dynamic_statement("DecryptConversationTable")
+    assert decrypt["actions"] == ["kms:Decrypt"] and decrypt["condition"][0]["variable"] == "kms:ViaService"
+    assert decrypt["condition"][0]["values"][0].startswith("dynamodb.")
+
+
+def test_conversation_table_shape() -> None:
+    table = resources("aws_dynamodb_table")["this"]
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert (table["hash_key"], table["range_key"]) == ("conversation_id", "item")
+    assert {(a["name"], a["type"]) for a in table["attribute"]} == {("conversation_id", "S"), ("item", "S")}
+    assert table["ttl"] == [{"attribute_name": "expires_at", "enabled": True}]
+    assert table["server_side_encryption"] == [{"enabled": True, "kms_key_arn": "${var.conversation_table_kms_key_arn}"}]
+    assert table["point_in_time_recovery"] == [{"enabled": True}]
+    environment = main_locals()["lambda_environment"]
+    assert environment["CONVERSATION_TABLE"] == '${var.create_conversation_table ? aws_dynamodb_table.this[0].name : ""}'
+    assert environment["WRITES_ENABLED"] == '${var.writes_enabled ? "true" : "false"}'
+    assert environment["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
+
+
+def test_environment_holds_the_contract_settings_as_strings() -> None:
+    environment = main_locals()["lambda_environment"]
+    contract = {"CONVERSATION_TABLE", "CONVERSATION_IDLE_MINUTES", "CONVERSATION_MAX_TURNS", "API_GATEWAY_BUDGET_MS",
+                "CORS_ALLOW_ORIGIN", "WRITES_ENABLED", "METRICS_NAMESPACE"}
+    assert contract <= set(environment)
+    for name in ("CONVERSATION_IDLE_MINUTES", "CONVERSATION_MAX_TURNS", "API_GATEWAY_BUDGET_MS"):
+        assert environment[name].startswith("${tostring(var."), name
+
+
+def test_endpoints_only_for_what_the_function_calls(probe: Any) -> None:
+    everything = _created(probe, create_vpc_endpoints=True, vpc_endpoint_route_table_ids=["rtb-0123456789abcdef0"])
+    assert everything["locals"]["interface_endpoint_services"] == ["bedrock-runtime", "rds-data"]
+    assert everything["instances"]["aws_vpc_endpoint.dynamodb"] == 1
+    assert everything["instances"]["aws_security_group.endpoints"] == 1
+    reuse = _created(probe, create_vpc_endpoints=True, vpc_endpoint_services=["rds-data"])
+    assert reuse["locals"]["interface_endpoint_services"] == ["rds-data"] and reuse["instances"]["aws_vpc_endpoint.dynamodb"] == 0
+    gateway_only = _created(probe, create_vpc_endpoints=True, vpc_endpoint_services=["dynamodb"],
+                            vpc_endpoint_route_table_ids=["rtb-0123456789abcdef0"])
+    assert gateway_only["instances"]["aws_security_group.endpoints"] == 0
+    assert gateway_only["instances"]["aws_vpc_endpoint.dynamodb"] == 1
+    memory_off = _created(probe, create_vpc_endpoints=True, create_conversation_table=False)
+    assert memory_off["instances"]["aws_vpc_endpoint.dynamodb"] == 0
+
+
+def test_interface_endpoints_get_the_first_subnet_of_each_zone(probe: Any) -> None:
+    # subnets b (az-2), c (az-1), a (az-1), d (az-3), in that order
+    assert _created(probe)["endpoint_subnet_ids"] == ["subnet-c", "subnet-b", "subnet-d"]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"reserved_concurrent_executions": 0}, "throttles every invocation"),
+    ({"reserved_concurrent_executions": 1, "provisioned_concurrency": 2}, "is below provisioned_concurrency (2)"),
+    ({"writes_enabled": True, "create_conversation_table": False}, "needs create_conversation_table"),
+    ({"create_vpc_endpoints": True}, "set vpc_endpoint_route_table_ids"),
+    ({"vpc_endpoint_services": ["rds-data", "logs"]}, "may hold only"),
+    ({"create_alarm_topic": True}, "needs alarm_topic_kms_key_arn"),
+    ({"create_alarm_topic": True, "alarm_topic_kms_key_arn": "arn:aws:kms:ap-northeast-2:123456789012:key/1234",
+      "alarm_topic_arn": "arn:aws:sns:ap-northeast-2:123456789012:ops"}, "not both"),
+    ({"api_gateway_execution_arn": "arn:aws:execute-api:ap-northeast-2:123456789012:abcde12345/v1"}, "no stage or path"),
+    ({"cors_allow_origin": "*"}, "one origin"),
+], ids=["reserved-0", "reserved-below-provisioned", "writes-without-memory", "dynamodb-endpoint-without-routes",
+        "endpoint-not-called", "topic-without-key", "topic-twice", "api-arn-with-stage", "cors-star"])
+def test_wrong_combinations_fail_at_plan(probe: Any, overrides: dict[str, Any], message: str) -> None:
+    code, output, _ = probe(overrides)
+    assert code != 0 and message in output, output[-2000:]
+
+
+def test_valid_concurrency_passes(probe: Any) -> None:
+    out = _created(probe, reserved_concurrent_executions=5, provisioned_concurrency=5)
+    assert out["instances"]["aws_lambda_alias.live"] == 1
+
+
+def test_api_gateway_permission_is_scoped_to_that_api(probe: Any) -> None:
+    api = "arn:aws:execute-api:ap-northeast-2:123456789012:abcde12345"
+    out = _created(probe, api_gateway_execution_arn=api)
+    assert out["instances"]["aws_lambda_permission.api_gateway"] == 2
+    assert sorted(out["api_gateway_source_arns"]) == [f"{api}/*/*/api/genai", f"{api}/*/*/api/genai/*"]
+    permission = resources("aws_lambda_permission")["api_gateway"]
+    assert permission["principal"] == "apigateway.amazonaws.com" and permission["action"] == "lambda:InvokeFunction"
+
+
+def test_alb_wiring(probe: Any) -> None:
+    listener = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:listener/app/web/0123456789abcdef/0123456789abcdef"
+    out = _created(probe, alb_listener_arn=listener)
+    for address in ("aws_lb_target_group.this", "aws_lambda_permission.alb", "aws_lb_target_group_attachment.this",
+                    "aws_lb_listener_rule.this"):
+        assert out["instances"][address] == 1, address
+    group = resources("aws_lb_target_group")["this"]
+    assert group["target_type"] == "lambda" and group["lambda_multi_value_headers_enabled"] is False
+    permission = resources("aws_lambda_permission")["alb"]
+    assert permission["principal"] == "elasticloadbalancing.amazonaws.com"
+    assert permission["source_arn"] == "${aws_lb_target_group.this[0].arn}"
+    rule = resources("aws_lb_listener_rule")["this"]
+    assert rule["listener_arn"] == "${var.alb_listener_arn}" and rule["priority"] == "${var.alb_listener_rule_priority}"
+    assert rule["condition"][0]["path_pattern"][0]["values"] == ["/api/genai", "/api/genai/*"]
+    assert rule["action"][0]["target_group_arn"] == "${aws_lb_target_group.this[0].arn}"
+
+
+def test_every_caller_reaches_the_alias_when_there_is_one() -> None:
+    main = main_locals()
+    assert main["qualifier"] == "${local.use_alias ? aws_lambda_alias.live[0].name : null}"
+    assert main["target_arn"] == "${local.use_alias ? aws_lambda_alias.live[0].arn : aws_lambda_function.this.arn}"
+    for name in ("api_gateway", "alb"):
+        assert resources("aws_lambda_permission")[name]["qualifier"] == "${local.qualifier}", name
+    assert resources("aws_lambda_function_url")["this"]["qualifier"] == "${local.qualifier}"
+    assert resources("aws_lb_target_group_attachment")["this"]["target_id"] == "${local.target_arn}"
+    outputs = tfdocs.blocks(ROOT / "outputs.tf", "output")
+    assert outputs["lambda_function_invoke_arn"]["value"] == "${local.target_invoke_arn}"
+    assert main["target_invoke_arn"] == (
+        "${local.use_alias ? aws_lambda_alias.live[0].invoke_arn : aws_lambda_function.this.invoke_arn}")
+
+
+def test_neighbour_outputs_exist() -> None:
+    outputs = tfdocs.blocks(ROOT / "outputs.tf", "output")
+    assert {"lambda_function_invoke_arn", "lambda_function_name", "lambda_function_arn", "bedrock_model_id",
+            "dynamodb_table_name", "dynamodb_table_arn"} <= set(outputs)
+    assert outputs["bedrock_model_id"]["value"] == "${module.bedrock_access.called_model_id}"
+
+
+def test_monitoring_off_switches_and_topic(probe: Any) -> None:
+    off = _created(probe, create_alarms=False, create_dashboard=False)
+    for address in ("aws_cloudwatch_metric_alarm.lambda", "aws_cloudwatch_metric_alarm.tokens",
+                    "aws_cloudwatch_dashboard.this", "aws_sns_topic.this"):
+        assert off["instances"][address] == 0, address
+    key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd"
+    topic = _created(probe, create_alarm_topic=True, alarm_topic_kms_key_arn=key)
+    assert topic["instances"]["aws_sns_topic.this"] == 1
+    no_alarms = _created(probe, create_alarms=False, create_alarm_topic=True, alarm_topic_kms_key_arn=key)
+    assert no_alarms["instances"]["aws_sns_topic.this"] == 0
+    assert resources("aws_sns_topic")["this"]["kms_master_key_id"] == "${var.alarm_topic_kms_key_arn}"
+
+
+def test_alarms_watch_the_right_metrics() -> None:
+    alarms = main_locals()["lambda_alarms"]
+    for metric, statistic, threshold in (("Errors", "Sum", "1"), ("Throttles", "Sum", "1"),
+                                         ("Duration", "Maximum", "var.lambda_timeout * 900")):
+        assert re.search(rf'metric = "{metric}", statistic = "{statistic}", threshold = {re.escape(threshold)},', alarms), metric
+    lambda_alarm = resources("aws_cloudwatch_metric_alarm")["lambda"]
+    assert lambda_alarm["namespace"] == "AWS/Lambda" and lambda_alarm["alarm_actions"] == "${local.alarm_actions}"
+    tokens = resources("aws_cloudwatch_metric_alarm")["tokens"]
+    assert tokens["threshold"] == "${var.alarm_tokens_per_hour}" and tokens["alarm_actions"] == "${local.alarm_actions}"
+    (query,) = tokens["metric_query"]
+    assert query["return_data"] is True and re.fullmatch(r"FILL\(input, 0\) \+ FILL\(output, 0\)", query["expression"])
+    (dynamic,) = tokens["dynamic"]
+    assert dynamic["metric_query"]["for_each"] == {"input": "InputTokens", "output": "OutputTokens"}
+    metric = dynamic["metric_query"]["content"][0]["metric"][0]
+    assert metric["namespace"] == "${var.metrics_namespace}" and metric["stat"] == "Sum" and metric["period"] == 3600
+    assert "alarm_topic_arn" in main_locals()["alarm_actions"]
+
+
+# ------------------------------------------------------------------ make invoke / make logs
+
+
+@pytest.mark.parametrize("target", ["logs", "invoke"])
+@pytest.mark.parametrize("terraform_says", ["", "fail"], ids=["empty-output", "no-state"])
+def test_make_never_runs_aws_with_an_empty_name(tmp_path: Path, target: str, terraform_says: str) -> None:
+    if not shutil.which("make"):
+        pytest.skip("no make here")
+    fake_tf = tmp_path / "terraform"
+    fake_tf.write_text("#!/bin/sh\n" + ("exit 1\n" if terraform_says == "fail" else "printf ''\n"))
+    calls = tmp_path / "aws.log"
+    (tmp_path / "aws").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    for script in (fake_tf, tmp_path / "aws"):
+        script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["make", "--no-print-directory", target, f"TF={fake_tf}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "is empty or missing" in done.stderr and "make apply" in done.stderr
+    assert not calls.exists(), calls.read_text()
+
+
+def test_make_logs_tails_the_named_group(tmp_path: Path) -> None:
+    if not shutil.which("make"):
+        pytest.skip("no make here")
+    fake_tf = tmp_path / "terraform"
+    fake_tf.write_text("#!/bin/sh\nprintf '/aws/lambda/petclinic-dev-genai'\n")
+    calls = tmp_path / "aws.log"
+    (tmp_path / "aws").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    for script in (fake_tf, tmp_path / "aws"):
+        script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["make", "--no-print-directory", "logs", f"TF={fake_tf}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().split() == ["logs", "tail", "/aws/lambda/petclinic-dev-genai", "--follow", "--format", "short"]
