@@ -108,8 +108,8 @@ class Settings:
             max_tool_rounds=_int_setting("MAX_TOOL_ROUNDS", DEFAULT_MAX_TOOL_ROUNDS, 1, 10),
             max_output_tokens=_int_setting("MAX_OUTPUT_TOKENS", DEFAULT_MAX_OUTPUT_TOKENS, 64, 8192),
             conversation_table=_env("CONVERSATION_TABLE"),
-            conversation_idle_minutes=_int_setting(
-                "CONVERSATION_IDLE_MINUTES", DEFAULT_CONVERSATION_IDLE_MINUTES, 5, 10080),
+            conversation_idle_minutes=_int_setting("CONVERSATION_IDLE_MINUTES", DEFAULT_CONVERSATION_IDLE_MINUTES,
+                                                   5, 10080),
             conversation_max_turns=_int_setting("CONVERSATION_MAX_TURNS", DEFAULT_CONVERSATION_MAX_TURNS, 1, 20),
             api_gateway_budget_ms=_int_setting("API_GATEWAY_BUDGET_MS", DEFAULT_API_GATEWAY_BUDGET_MS, 1000, 900_000),
             cors_allow_origins=tuple(o.strip() for o in _env("CORS_ALLOW_ORIGIN").split(",") if o.strip()),
