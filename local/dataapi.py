@@ -145,7 +145,9 @@ class MysqlBackend:
         return self._PARAM_RE.sub(swap, sql), params
 
     def schema_script(self) -> str:
-        return SCHEMA.read_text(encoding="utf-8").replace(" COLLATE NOCASE", "")
+        # SQLite numbers an INTEGER PRIMARY KEY by itself; MySQL needs AUTO_INCREMENT (as upstream's schema).
+        return (SCHEMA.read_text(encoding="utf-8").replace(" COLLATE NOCASE", "")
+                .replace("id INTEGER NOT NULL PRIMARY KEY", "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY"))
 
 
 def backend_from_url(url: str) -> SqliteBackend | MysqlBackend:
@@ -248,8 +250,10 @@ class DataApi:
             rows = cursor.fetchall() if cursor.description else []
         except self.backend.errors as err:
             raise ApiError("DatabaseErrorException", f"Database error: {err}") from err
+        inserted = not cursor.description and sql.lstrip().upper().startswith("INSERT") and cursor.lastrowid
         result: dict[str, Any] = {"numberOfRecordsUpdated": 0 if cursor.description else max(cursor.rowcount, 0),
-                                  "generatedFields": []}
+                                  # like Aurora MySQL's Data API: the AUTO_INCREMENT key of an INSERT
+                                  "generatedFields": [{"longValue": cursor.lastrowid}] if inserted else []}
         if cursor.description:
             result["records"] = [[encode_value(v) for v in row] for row in rows]
             if body.get("includeResultMetadata"):
