@@ -34,7 +34,8 @@ def clients(monkeypatch: pytest.MonkeyPatch, settings: lf.Settings) -> dict[str,
     # Anything the Stubbers do not answer goes to a dead loopback port, never to AWS.
     bedrock = boto3.client("bedrock-runtime", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
     rds = boto3.client("rds-data", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
-    lf._clients.update({"bedrock-runtime": bedrock, "rds-data": rds})
+    pinned = {"bedrock-runtime": bedrock, "rds-data": rds}
+    monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: pinned[service])
     sent: list[dict[str, Any]] = []
     bedrock.meta.events.register("provide-client-params.bedrock-runtime.Converse",
                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))

@@ -62,16 +62,19 @@ def test_invalid_configuration_is_a_500_that_names_nothing_secret(
 
 
 
-@pytest.mark.parametrize("timeout_s, rds_read, bedrock_read", [(60, 15, 54), (30, 7, 24), (900, 50, 300)])
-def test_client_timeouts_fit_the_lambda_timeout(
-    env: pytest.MonkeyPatch, timeout_s: int, rds_read: int, bedrock_read: int
-) -> None:
-    env.setenv("DB_NAME", "bad name!")  # fail fast after the clients would be configured
-    lf.lambda_handler({"question": "Who owns Leo?"}, FakeContext(timeout_s))
-    assert lf.client("rds-data").meta.config.read_timeout == rds_read
-    assert lf.client("bedrock-runtime").meta.config.read_timeout == bedrock_read
-    # within the Lambda timeout: every retry of a read timeout still ends before it
-    assert rds_read * 2 < timeout_s or timeout_s >= 120
+@pytest.mark.parametrize("budget_s", [1.0, 1.9, 7.9, 29.0, 54.0, 120.5, 899.0])
+@pytest.mark.parametrize("service", ["rds-data", "bedrock-runtime"])
+def test_a_call_never_outlives_its_budget(env: pytest.MonkeyPatch, service: str, budget_s: float) -> None:
+    config = lf.client(service, budget_s).meta.config
+    per_attempt = config.connect_timeout + config.read_timeout
+    assert per_attempt <= budget_s
+    assert per_attempt > min(budget_s, lf.DATA_API_MAX_S if service == "rds-data" else budget_s) / 2  # not needlessly short
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}  # one attempt, counted as botocore counts
+
+
+def test_no_budget_no_call(env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(lf.UpstreamTimeout):
+        lf.client("bedrock-runtime", 0.9)
 
 
 @pytest.mark.parametrize("missing", ["region", "credentials"])
