@@ -8,7 +8,6 @@ import logging
 import pytest
 
 import lambda_function as lf
-from local.run import FakeContext
 
 CLUSTER = "arn:aws:rds:ap-northeast-2:123456789012:cluster:petclinic-dev-aurora-cluster"
 SECRET = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-1a2b3c-AbCdEf"
