@@ -142,3 +142,35 @@ def test_language_hint_and_conversation_id(local_stack: dict[str, Any]) -> None:
     assert status == 200
     assert body["answer"].startswith(LABEL["en"])  # the hint wins over the detected Korean
     assert body["conversation_id"] == "chat-42"
+
+
+def test_debug_logs_of_a_good_answer_hold_no_question_and_no_sql_values(
+    local_stack: dict[str, Any], caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with caplog.at_level("DEBUG", logger="petclinic_genai"):
+        status, body = ask("Who owns Leopoldina or Coco?")
+    assert status == 200 and "이서연" in body["answer"]
+    assert any(record.levelname == "DEBUG" for record in caplog.records)  # DEBUG really was on
+    logged = " ".join(str(vars(record)) for record in caplog.records) + capsys.readouterr().out
+    for secret in ("Leopoldina", "Coco", "Who owns", "SELECT"):
+        assert secret not in logged, secret
+
+
+def test_the_metrics_line_is_emf_at_the_top_level(local_stack: dict[str, Any], capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "petclinic-genai-test")
+    monkeypatch.setenv("METRICS_NAMESPACE", "Test/NS")
+    ask("How many pets of each type are there?")
+    ask("")  # a 400
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    ok, failed = lines[-2], lines[-1]
+    directive = ok["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "Test/NS" and directive["Dimensions"] == [["FunctionName"]]
+    assert {m["Name"] for m in directive["Metrics"]} == {"Questions", "ModelCalls", "InputTokens", "OutputTokens",
+                                                          "ToolCalls", "AnswerLatency", "Errors"}
+    assert ok["FunctionName"] == "petclinic-genai-test"
+    assert (ok["Questions"], ok["ModelCalls"], ok["ToolCalls"], ok["Errors"]) == (1, 2, 1, 0)
+    assert ok["InputTokens"] > 0 and ok["OutputTokens"] > 0 and ok["AnswerLatency"] > 0
+    assert len(ok["_aws"]["CloudWatchMetrics"]) == 1 and "ErrorCode" not in ok
+    assert failed["Errors"] == 1 and failed["ErrorCode"] == "empty_question"
+    assert failed["_aws"]["CloudWatchMetrics"][1]["Dimensions"] == [["FunctionName", "ErrorCode"]]

@@ -100,3 +100,20 @@ def test_debug_logging_never_shows_sql_parameters_or_prompts(
     logged = " ".join(str(vars(record)) for record in caplog.records)
     assert "Leopoldina" not in logged
     assert "SELECT" not in logged
+
+
+@pytest.mark.parametrize("level, expected", [("TRACE", "DEBUG"), ("DEBUG", "DEBUG"), ("INFO", "INFO"), ("WARN", "WARNING"),
+                                             ("ERROR", "ERROR"), ("FATAL", "CRITICAL"), ("", "INFO"), ("nonsense", "INFO")])
+def test_every_lambda_log_level_imports(level: str, expected: str) -> None:
+    """Lambda's application_log_level allows TRACE and FATAL, which logging does not know."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(lf.__file__).resolve().parent
+    code = "import logging, lambda_function as lf; print(logging.getLevelName(lf.logger.level))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "AWS_LAMBDA_LOG_LEVEL": level}, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == expected
