@@ -25,7 +25,7 @@ OWNERS = 3000
 def clinic(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('clinic') / 'clinic.sqlite'}"
     url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else sqlite_url
-    generate.load(dataapi.backend_from_url(url), OWNERS)
+    generate.load(dataapi.backend_from_url(url), OWNERS, replace=True)  # a private database
     with local_run.local_endpoints(url, load=False) as stack:
         yield {**stack, "engine": request.param}
 
