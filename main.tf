@@ -24,6 +24,7 @@ locals {
     BEDROCK_INFERENCE_PROFILE = var.bedrock_inference_profile
     MAX_TOOL_ROUNDS           = tostring(var.max_tool_rounds)
     MAX_OUTPUT_TOKENS         = tostring(var.max_output_tokens)
+    METRICS_NAMESPACE         = "PetClinic/GenAI" # the Terraform branch may make this a variable
   }
 
   # AWS managed policies attached to the role. These are the only "*" resources the function
