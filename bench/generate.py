@@ -101,6 +101,7 @@ def load(backend: dataapi.SqliteBackend | dataapi.MysqlBackend, owners: int, see
 if __name__ == "__main__":
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     target = Path(sys.argv[2] if len(sys.argv) > 2 else f"/tmp/petclinic-{size}.sqlite")
-    target.unlink(missing_ok=True)
+    if target.exists():  # never delete a file someone named: it may be their database
+        sys.exit(f"generate.py: {target} exists; remove it yourself or name a new file")
     started = time.perf_counter()
     print(load(dataapi.SqliteBackend(target), size), f"{time.perf_counter() - started:.1f} s")
