@@ -916,6 +916,7 @@ def build_user_message(question: Question, facts: Facts) -> dict[str, Any]:
 
 TOOL_DEFAULT_LIMIT = 20
 TOOL_MAX_LIMIT = 50
+OWNER_ROWS_CAP = 200  # get_owner: joined pet/visit rows of one owner
 
 
 class ToolInputError(ValueError):
@@ -1023,7 +1024,7 @@ def tool_get_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     owner_id = args.get("owner_id")
     if not isinstance(owner_id, int) or isinstance(owner_id, bool) or owner_id < 1:
         raise ToolInputError("owner_id must be a positive integer from search_owners or search_pets")
-    cap = 200
+    cap = OWNER_ROWS_CAP
     rows = _execute(
         settings,
         "SELECT o.first_name, o.last_name, o.address, o.city, o.telephone, p.id AS pet_id, p.name AS pet,"

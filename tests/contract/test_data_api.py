@@ -110,9 +110,12 @@ def test_placeholders_never_inline_values() -> None:
     assert params == {"n0": "Leo", "n1": "x'); DROP TABLE pets; --"}
 
 
-def test_prefetch_makes_at_most_three_statements(settings: lf.Settings) -> None:
-    statements = lf._prefetch_sql(lf.extract_names("Is George a pet, an owner or a vet in Madison?"))
-    assert len(statements) == 3
-    for sql, params in statements:
+def test_prefetch_makes_at_most_three_statements(settings: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts the statements prefetch really executes (not the list it builds)."""
+    executed: list[tuple[str, dict]] = []
+    monkeypatch.setattr(lf, "_execute", lambda _settings, sql, params=None: executed.append((sql, params or {})) or [])
+    lf.prefetch(settings, lf.extract_names("Is George a pet, an owner or a vet in Madison? And Leo, Coco, 김민준?"))
+    assert len(executed) == 3
+    for sql, params in executed:
         assert "George" not in sql and "Madison" not in sql
         assert "George" in params.values()
