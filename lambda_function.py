@@ -380,9 +380,10 @@ def _question_from(payload: dict[str, Any]) -> Question:
 _clients: dict[tuple[str, int], Any] = {}
 _clients_lock = threading.Lock()
 # Per-attempt limits (connect + read, seconds). botocore sets timeouts per client, not per call, so
-# each call takes a cached client of the largest limit that fits the time it has left: at most
-# len(_CALL_LIMITS_S) clients per service and container, each made once (~10 ms).
-_CALL_LIMITS_S = (1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900)
+# each call takes a cached client of the largest limit that fits the time it has left (from 4 s up
+# at most a third below it): a few clients per service and container, each made once (the first
+# ~20-45 ms, later ones ~2 ms: botocore caches the service model).
+_CALL_LIMITS_S = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300, 450, 600, 900)
 DATA_API_MAX_S = 50  # the Data API gives up after 45 s itself
 
 
