@@ -30,7 +30,6 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
     NoCredentialsError,
     NoRegionError,
     ParamValidationError,
@@ -1180,6 +1179,8 @@ def run_tool(settings: Settings, tool_use: dict[str, Any]) -> dict[str, Any]:
         status, content = "error", {"text": f"Invalid input: {err}"}
     except DataError as err:
         status, content = "error", {"text": f"The database could not answer ({err.code}). {err.message}"}
+    except UpstreamTimeout:  # too little time left to start the statement
+        status, content = "error", {"text": "Not run: too little time left (timeout). Answer from what you have."}
     except Exception:
         logger.exception("tool failed", extra={"tool": tool_label(name)})
         status, content = "error", {"text": "The tool failed unexpectedly."}
@@ -1279,8 +1280,8 @@ def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]],
                 time.sleep(MODEL_RETRY_PAUSE_S)
                 continue
             _raise_model_error(code, err)
-        except (ReadTimeoutError, ConnectTimeoutError) as err:
-            logger.warning("bedrock timeout", extra={"error_type": type(err).__name__, "budget_s": round(budget_s, 1)})
+        except ReadTimeoutError as err:
+            logger.warning("bedrock read timeout", extra={"budget_s": round(budget_s, 1)})
             raise UpstreamTimeout(code="model_timeout") from err
         except NoCredentialsError as err:
             logger.error("no AWS credentials")

@@ -215,15 +215,22 @@ def test_a_tool_failing_with_a_bug_is_an_error_result(clients: dict[str, Any], m
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["tool failed"]
 
 
-def test_a_transport_read_timeout_is_a_504(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import ReadTimeoutError
+@pytest.mark.parametrize("error, status, code", [
+    ("ReadTimeoutError", 504, "model_timeout"),
+    ("ConnectTimeoutError", 503, "model_unreachable"),
+    ("EndpointConnectionError", 503, "model_unreachable"),
+    ("ConnectionClosedError", 503, "model_unreachable"),
+])
+def test_transport_errors(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch, error: str, status: int,
+                          code: str) -> None:
+    from botocore import exceptions
 
-    def hang(**_: Any) -> None:
-        raise ReadTimeoutError(endpoint_url="https://bedrock-runtime.ap-northeast-2.amazonaws.com")
+    def fail(**_: Any) -> None:
+        raise getattr(exceptions, error)(endpoint_url="https://bedrock-runtime.ap-northeast-2.amazonaws.com")
 
-    pinned = {"bedrock-runtime": SimpleNamespace(converse=hang, meta=SimpleNamespace(region_name="ap-northeast-2"))}
+    pinned = {"bedrock-runtime": SimpleNamespace(converse=fail, meta=SimpleNamespace(region_name="ap-northeast-2"))}
     monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: pinned[service])
     response = lf.lambda_handler({"question": NO_NAMES}, None)
-    assert response["statusCode"] == 504
-    assert json.loads(response["body"])["error"]["code"] == "model_timeout"
+    assert response["statusCode"] == status
+    assert json.loads(response["body"])["error"]["code"] == code
     assert "amazonaws" not in response["body"]
