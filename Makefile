@@ -13,12 +13,14 @@ BEDROCK ?= local
 export Q
 export PETCLINIC_DB_URL
 export PORT
+export REPLACE_SAMPLE_DATA
 
 .PHONY: help venv run serve chat lint test check bench package docs fmt init plan apply invoke logs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo '  Variables: Q="question" (run, invoke), BEDROCK=aws (run against real Bedrock), PETCLINIC_DB_URL=mysql://...'
+	@echo '             REPLACE_SAMPLE_DATA=1 (run: DROP the PetClinic tables of PETCLINIC_DB_URL and load the sample)'
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)

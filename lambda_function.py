@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import json
 import logging
 import os
@@ -31,10 +32,9 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 
@@ -43,8 +43,18 @@ logger = logging.getLogger("petclinic_genai")
 # when the function's log level is DEBUG.
 for _noisy in ("boto3", "botocore", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
-# Lambda sets AWS_LAMBDA_LOG_LEVEL from logging_config; INFO when it is not configured.
-logger.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper())
+# Lambda sets AWS_LAMBDA_LOG_LEVEL from logging_config (TRACE DEBUG INFO WARN ERROR FATAL); INFO when
+# it is not configured. TRACE, WARN and FATAL are not logging's names: map them, never fail the import.
+_LAMBDA_LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+                      "WARNING": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL,
+                      "CRITICAL": logging.CRITICAL}
+logger.setLevel(_LAMBDA_LOG_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").strip().upper(), logging.INFO))
+_LOG_TOKEN_RE = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+def log_token(value: Any, limit: int = 64) -> str:
+    """A value from a dependency (an error code, a tool name) made safe to log: bounded, no free text."""
+    return _LOG_TOKEN_RE.sub("?", str(value)[:limit])
 
 # --------------------------------------------------------------------------------------------
 # Settings
@@ -55,8 +65,12 @@ MAX_QUESTION_CHARS = 2000
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_TOOL_ROUNDS = 4
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
-# Time kept back for the last model call and the response; below it we stop and answer 504.
+# No model call starts with less than this left (it could not finish); a database call leaves it
+# for the model call that follows. Every call also leaves RESPONSE_RESERVE_MS to answer.
 MODEL_CALL_RESERVE_MS = 8_000
+RESPONSE_RESERVE_MS = 1_000
+MAX_TOOL_CALLS_PER_ROUND = 6  # extra toolUse blocks in one turn get an error toolResult, not a statement
+MAX_TOOL_INPUT_CHARS = 2_000  # a larger tool input is refused and not echoed back to the model
 DEFAULT_TIME_BUDGET_MS = 60_000
 # API Gateway's REST integration timeout is 29 s: answer (504 if need be) before it gives up.
 DEFAULT_API_GATEWAY_BUDGET_MS = 28_000
@@ -285,6 +299,13 @@ class UpstreamTimeout(AppError):
 class ConfigurationError(AppError):
     code = "configuration_error"
     message = "The assistant is not configured correctly. The operator has been notified in the logs."
+
+
+class BadResponse(UpstreamError):
+    """A dependency answered with something we cannot read: never "no rows", never an empty answer."""
+
+    code = "bad_response"
+    message = "A service the assistant depends on returned a malformed response."
 
 
 class DataError(UpstreamError):
@@ -535,39 +556,47 @@ def _question_from(payload: dict[str, Any]) -> Question:
 # Clients: created once per container, lazily, so importing this module needs no AWS setup.
 # --------------------------------------------------------------------------------------------
 
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, int], Any] = {}
 _clients_lock = threading.Lock()
-# The function's timeout, as seen at the first invocation; client timeouts are sized from it.
-_timeout_budget_s = DEFAULT_TIME_BUDGET_MS / 1000
+# Per-attempt limits (connect + read, seconds). botocore sets timeouts per client, not per call, so
+# each call takes a cached client of the largest limit that fits the time it has left (from 4 s up
+# at most a third below it): a few clients per service and container, each made once (the first
+# ~20-45 ms, later ones ~2 ms: botocore caches the service model).
+_CALL_LIMITS_S = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 30, 40, 50, 60, 75, 90, 120, 150, 180, 240, 300, 450, 600, 900)
+DATA_API_MAX_S = 50  # the Data API gives up after 45 s itself
 
 
-def client_config(service: str, budget_s: float) -> Config:
-    """Timeouts that fit the Lambda's own timeout, so a slow dependency answers 504, not a Lambda timeout."""
-    if service == "rds-data":
-        # Our statements are indexed and LIMITed: wait beyond the Data API's 45 s cap only if time allows.
-        read = 50 if budget_s >= 120 else max(5, int(budget_s // 4))
-        return Config(connect_timeout=3, read_timeout=read, retries={"mode": "standard", "max_attempts": 2})
-    if service == "dynamodb":
-        # Conversation memory is best effort: fail fast rather than hold up the answer.
-        return Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
-    # A Converse call returns when the whole answer is generated. No botocore retries: a retried
-    # read timeout would outlive the Lambda; _converse retries throttling itself if time allows.
-    read = min(300, max(10, int(budget_s - MODEL_CALL_RESERVE_MS / 1000 + 2)))
-    return Config(connect_timeout=3, read_timeout=read, retries={"mode": "standard", "max_attempts": 1})
+def call_limit(budget_s: float) -> int:
+    """The largest per-call limit within ``budget_s``; none fits -> 504 without calling."""
+    fitting = [limit for limit in _CALL_LIMITS_S if limit <= budget_s]
+    if not fitting:
+        raise UpstreamTimeout()
+    return fitting[-1]
 
 
-def client(service: str) -> Any:
-    found = _clients.get(service)
+def client_config(limit_s: int) -> Config:
+    """One attempt (botocore's ``total_max_attempts`` counts the first try; ``max_attempts`` counts
+    retries), connect + read within ``limit_s``: a call can never outlive the budget it was given."""
+    connect = min(3.0, limit_s / 4)
+    return Config(connect_timeout=connect, read_timeout=limit_s - connect,
+                  retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def client(service: str, budget_s: float = DATA_API_MAX_S) -> Any:
+    """The cached client for ``service`` whose timeouts fit ``budget_s`` seconds."""
+    limit = call_limit(min(budget_s, DATA_API_MAX_S) if service == "rds-data" else budget_s)
+    key = (service, limit)
+    found = _clients.get(key)
     if found is None:
         with _clients_lock:
-            found = _clients.get(service)
+            found = _clients.get(key)
             if found is None:
                 try:
-                    found = boto3.client(service, config=client_config(service, _timeout_budget_s))
+                    found = boto3.client(service, config=client_config(limit))
                 except NoRegionError as err:
                     logger.error("no AWS region configured", extra={"service": service})
                     raise ConfigurationError() from err
-                _clients[service] = found
+                _clients[key] = found
     return found
 
 
@@ -584,11 +613,19 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run independent calls side by side; results in order, the first exception re-raised."""
+    """Run independent calls side by side; results in order, the first exception re-raised.
+
+    Each call sees the request's deadline (a copied context), and we stop waiting at the deadline:
+    a watchdog behind the per-call timeouts, so nothing here can outlive the Lambda."""
     if len(calls) <= 1:
         return [call() for call in calls]
-    futures = [_executor().submit(call) for call in calls]
-    return [future.result() for future in futures]
+    futures = [_executor().submit(contextvars.copy_context().run, call) for call in calls]
+    deadline = current_deadline()
+    try:
+        return [future.result(timeout=max(0.0, (deadline.remaining_ms() - RESPONSE_RESERVE_MS) / 1000))
+                for future in futures]
+    except FutureTimeout:
+        raise UpstreamTimeout() from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,40 +652,94 @@ def _sql_parameter(name: str, value: Any) -> dict[str, Any]:
     return {"name": name, "value": {"stringValue": str(value)}}
 
 
-def decode_field(field_value: dict[str, Any]) -> Any:
-    """Decode one Data API Field (every value kind, arrays included)."""
+_SCALARS: dict[str, tuple[type, ...]] = {"stringValue": (str,), "longValue": (int,), "doubleValue": (int, float),
+                                         "booleanValue": (bool,)}
+
+
+def _bad_data(what: str) -> DataError:
+    logger.warning("data api response malformed", extra={"problem": what})
+    return DataError(BadResponse.message, "database_bad_response")
+
+
+def decode_field(field_value: Any) -> Any:
+    """Decode one Data API Field (every value kind, arrays included); anything else is a bad response."""
+    if not isinstance(field_value, dict):
+        raise _bad_data("field is not an object")
     if field_value.get("isNull"):
         return None
-    for key in ("stringValue", "longValue", "doubleValue", "booleanValue"):
+    for key, types in _SCALARS.items():
         if key in field_value:
-            return field_value[key]
+            value = field_value[key]
+            if not isinstance(value, types) or (key != "booleanValue" and isinstance(value, bool)):
+                raise _bad_data(f"{key} of the wrong type")
+            return value
     if "blobValue" in field_value:
         blob = field_value["blobValue"]
-        return base64.b64encode(blob).decode("ascii") if isinstance(blob, (bytes, bytearray)) else blob
+        if isinstance(blob, (bytes, bytearray)):
+            return base64.b64encode(blob).decode("ascii")
+        if isinstance(blob, str):
+            return blob
+        raise _bad_data("blobValue of the wrong type")
     if "arrayValue" in field_value:
         return _decode_array(field_value["arrayValue"])
-    return None
+    raise _bad_data("field of no known kind")
 
 
-def _decode_array(array: dict[str, Any]) -> list[Any]:
+def _decode_array(array: Any) -> list[Any]:
+    if not isinstance(array, dict):
+        raise _bad_data("arrayValue is not an object")
     if "arrayValues" in array:
+        if not isinstance(array["arrayValues"], list):
+            raise _bad_data("arrayValues is not a list")
         return [_decode_array(item) for item in array["arrayValues"]]
     for key in ("stringValues", "longValues", "doubleValues", "booleanValues"):
         if key in array:
-            return list(array[key])
+            values = array[key]
+            kind = _SCALARS[key.replace("Values", "Value")]
+            if not isinstance(values, list) or not all(isinstance(v, kind) for v in values):
+                raise _bad_data(f"{key} of the wrong type")
+            return list(values)
     return []
 
 
-def decode_records(response: dict[str, Any]) -> list[dict[str, Any]]:
-    columns = [column.get("label") or column.get("name") for column in response.get("columnMetadata", [])]
-    return [dict(zip(columns, map(decode_field, record))) for record in response.get("records", [])]
+def decode_records(response: Any) -> list[dict[str, Any]]:
+    """Rows as dicts. Every statement here is a SELECT, so a response with neither records nor column
+    metadata (botocore turns an unparsable body into one) is malformed, not "no rows"."""
+    if not isinstance(response, dict) or ("records" not in response and "columnMetadata" not in response):
+        raise _bad_data("response has no result set")
+    metadata, records = response.get("columnMetadata", []), response.get("records", [])
+    if not isinstance(metadata, list) or not isinstance(records, list):
+        raise _bad_data("columnMetadata or records is not a list")
+    columns = [column.get("label") or column.get("name") if isinstance(column, dict) else None for column in metadata]
+    if not all(isinstance(name, str) and name for name in columns):
+        raise _bad_data("column without a name")
+    rows = []
+    for record in records:
+        if not isinstance(record, list) or len(record) != len(columns):
+            raise _bad_data("record does not match the columns")
+        rows.append(dict(zip(columns, map(decode_field, record))))
+    return rows
+
+
+def _error_code(err: ClientError) -> str:
+    """The AWS error code, bounded for the log; botocore uses the HTTP status when there is none."""
+    error = err.response.get("Error") if isinstance(err.response, dict) else None
+    return log_token(error.get("Code", "Unknown") if isinstance(error, dict) else "Unknown")
+
+
+def _is_server_error(code: str) -> bool:
+    """A bare 5xx status (no AWS error type, e.g. from a load balancer) is a transient outage."""
+    return code.isdigit() and code.startswith("5")
 
 
 def _execute(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Run one parameterised statement through the Data API and return rows as dicts."""
+    """Run one parameterised statement through the Data API and return rows as dicts.
+
+    Bounded by the request's deadline, leaving time for the model call that follows; one attempt."""
     started = time.perf_counter()
+    budget_s = current_deadline().budget_s(RESPONSE_RESERVE_MS + MODEL_CALL_RESERVE_MS)
     try:
-        response = client("rds-data").execute_statement(
+        response = client("rds-data", budget_s).execute_statement(
             resourceArn=settings.db_cluster_arn,
             secretArn=settings.db_secret_arn,
             database=settings.db_name,
@@ -657,9 +748,9 @@ def _execute(settings: Settings, sql: str, params: dict[str, Any] | None = None)
             includeResultMetadata=True,
         )
     except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "Unknown")
+        code = _error_code(err)
         logger.warning("data api error", extra={"error_code": code})
-        if code in _DATA_UNAVAILABLE:
+        if code in _DATA_UNAVAILABLE or _is_server_error(code):
             raise DataError(ServiceUnavailable.message, "database_unavailable") from err
         if code == "StatementTimeoutException":
             raise DataError("The database query took too long.", "database_timeout") from err
@@ -669,9 +760,16 @@ def _execute(settings: Settings, sql: str, params: dict[str, Any] | None = None)
     except NoCredentialsError as err:
         logger.error("no AWS credentials")
         raise ConfigurationError() from err
-    except (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError) as err:
+    except ParamValidationError:
+        raise  # our bug, not the database's
+    except ReadTimeoutError as err:
+        logger.warning("data api read timeout", extra={"budget_s": round(budget_s, 1)})
+        raise DataError("The database query took too long.", "database_timeout") from err
+    except BotoCoreError as err:  # connect timeout, refused or dropped connection, broken stream
         logger.warning("data api unreachable", extra={"error_type": type(err).__name__})
         raise DataError("The database could not be reached.", "database_unreachable") from err
+    except (AttributeError, TypeError, ValueError, KeyError) as err:  # botocore parsing a body of the wrong shape
+        raise _bad_data(type(err).__name__) from err
     rows = decode_records(response)
     logger.debug("statement", extra={"rows": len(rows), "ms": round((time.perf_counter() - started) * 1000, 1)})
     return rows
@@ -684,6 +782,7 @@ def _status_for_data_error(err: DataError) -> AppError:
         "database_unreachable": ServiceUnavailable,
         "database_timeout": UpstreamTimeout,
         "database_throttled": Throttled,
+        "database_bad_response": BadResponse,
     }
     kind = mapping.get(err.code, UpstreamError)
     return kind(err.message, err.code)
@@ -704,6 +803,7 @@ TURN_PREFIX = "turn#"
 HISTORY_MAX_BYTES = 6 * 1024  # question + answer text given back to the model, newest turns first
 STORED_ANSWER_CHARS = 3000  # an answer is kept up to this length (the model's own words)
 MEMORY_WAIT_S = 2.0  # the longest the answer waits for history that is still loading
+MEMORY_CALL_S = 2.0  # one DynamoDB call (connect + read), within the request's deadline
 MEMORY_WRITE_RESERVE_MS = 1_500  # below this much time left the turn is not stored
 COOKIE_NAME = "petclinic_genai_conversation"
 
@@ -711,6 +811,11 @@ COOKIE_NAME = "petclinic_genai_conversation"
 class PastTurn(NamedTuple):
     question: str
     answer: str
+
+
+def memory_budget_s() -> float:
+    """A short limit for one DynamoDB call: memory must never hold up (or outlive) the answer."""
+    return min(MEMORY_CALL_S, current_deadline().budget_s(RESPONSE_RESERVE_MS))
 
 
 def _memory_failed(action: str, err: BaseException) -> None:
@@ -731,7 +836,7 @@ def _text_attr(item: dict[str, Any], name: str) -> str:
 def load_turns(settings: Settings, conversation_id: str) -> list[PastTurn]:
     """The newest unexpired turns, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
     try:
-        response = client("dynamodb").query(
+        response = client("dynamodb", memory_budget_s()).query(
             TableName=settings.conversation_table,
             KeyConditionExpression="conversation_id = :c AND begins_with(#i, :t)",
             ExpressionAttributeNames={"#i": "item"},
@@ -765,7 +870,7 @@ def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline
         return False
     now = time.time()
     try:
-        client("dynamodb").put_item(
+        client("dynamodb", memory_budget_s()).put_item(
             TableName=settings.conversation_table,
             Item={
                 "conversation_id": {"S": conversation_id},
@@ -1119,6 +1224,7 @@ def build_user_message(question: Question, facts: Facts) -> dict[str, Any]:
 
 TOOL_DEFAULT_LIMIT = 20
 TOOL_MAX_LIMIT = 50
+OWNER_ROWS_CAP = 200  # get_owner: joined pet/visit rows of one owner
 
 
 class ToolInputError(ValueError):
@@ -1226,7 +1332,7 @@ def tool_get_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     owner_id = args.get("owner_id")
     if not isinstance(owner_id, int) or isinstance(owner_id, bool) or owner_id < 1:
         raise ToolInputError("owner_id must be a positive integer from search_owners or search_pets")
-    cap = 200
+    cap = OWNER_ROWS_CAP
     rows = _execute(
         settings,
         "SELECT o.first_name, o.last_name, o.address, o.city, o.telephone, p.id AS pet_id, p.name AS pet,"
@@ -1381,11 +1487,24 @@ def run_tool(settings: Settings, tool_use: dict[str, Any]) -> dict[str, Any]:
         status, content = "error", {"text": f"Invalid input: {err}"}
     except DataError as err:
         status, content = "error", {"text": f"The database could not answer ({err.code}). {err.message}"}
+    except UpstreamTimeout:  # too little time left to start the statement
+        status, content = "error", {"text": "Not run: too little time left (timeout). Answer from what you have."}
     except Exception:
-        logger.exception("tool failed", extra={"tool": name})
+        logger.exception("tool failed", extra={"tool": tool_label(name)})
         status, content = "error", {"text": "The tool failed unexpectedly."}
-    logger.info("tool", extra={"tool": name, "status": status})
+    logger.info("tool", extra={"tool": tool_label(name), "status": status})
     return {"toolResult": {"toolUseId": tool_use_id, "content": [content], "status": status}}
+
+
+def tool_label(name: Any) -> str:
+    """A tool name fit for the log: ours, or "unknown" (the model controls the name; it may hold data)."""
+    return name if isinstance(name, str) and name in TOOLS else "unknown"
+
+
+def refused_tool(tool_use: dict[str, Any], reason: str) -> dict[str, Any]:
+    """An error toolResult for a call we do not run (over the per-round cap, or an oversized input)."""
+    logger.info("tool", extra={"tool": tool_label(tool_use.get("name")), "status": "refused"})
+    return {"toolResult": {"toolUseId": tool_use.get("toolUseId"), "content": [{"text": reason}], "status": "error"}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1397,14 +1516,18 @@ _MODEL_UNAVAILABLE = {"ServiceUnavailableException", "ModelNotReadyException", "
 
 
 class Usage:
-    """Tokens summed over every model call of one question."""
+    """What one question cost, summed over every model call (also read for the EMF metrics)."""
 
     def __init__(self) -> None:
-        self.input_tokens = self.output_tokens = self.model_calls = 0
+        self.input_tokens = self.output_tokens = self.model_calls = self.tool_calls = 0
 
-    def add(self, usage: dict[str, Any]) -> None:
-        self.input_tokens += int(usage.get("inputTokens", 0))
-        self.output_tokens += int(usage.get("outputTokens", 0))
+    def add(self, usage: Any) -> None:
+        usage = {} if usage is None else usage
+        counts = [usage.get(key, 0) if isinstance(usage, dict) else None for key in ("inputTokens", "outputTokens")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+            raise _bad_model("usage is not a pair of token counts")
+        self.input_tokens += counts[0]
+        self.output_tokens += counts[1]
         self.model_calls += 1
 
     def as_dict(self) -> dict[str, int]:
@@ -1430,76 +1553,202 @@ class Deadline:
             left.append(int((self._end - time.monotonic()) * 1000))
         return min(left)
 
+    def budget_s(self, reserve_ms: int) -> float:
+        """Seconds a dependency call may take and still leave ``reserve_ms`` for what follows it."""
+        return (self.remaining_ms() - reserve_ms) / 1000
+
+
+_DEADLINE: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("petclinic_deadline", default=None)
+
+
+def current_deadline() -> Deadline:
+    """The deadline of the request being answered (tools and tests without one get the default budget)."""
+    return _DEADLINE.get() or Deadline(None)
+
 
 MODEL_RETRY_PAUSE_S = 1.0
 
 
 def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]], usage: Usage,
               deadline: Deadline) -> dict[str, Any]:
-    """One Converse call; a throttled or unavailable model is retried once when the deadline allows."""
+    """One Converse call, bounded by the time left; a throttled or unavailable model is tried at
+    most twice in all (botocore does not retry), the second time only when the deadline allows."""
     for attempt in (1, 2):
+        budget_s = deadline.budget_s(RESPONSE_RESERVE_MS)
         try:
-            response = client("bedrock-runtime").converse(
+            response = client("bedrock-runtime", budget_s).converse(
                 modelId=model_id,
                 system=[{"text": SYSTEM_PROMPT}],
                 messages=messages,
                 toolConfig=TOOL_CONFIG,
                 inferenceConfig={"maxTokens": settings.max_output_tokens, "temperature": 0},
             )
-            usage.add(response.get("usage", {}))
-            return response
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "Unknown")
-            retry = code in _MODEL_THROTTLED | _MODEL_UNAVAILABLE and attempt == 1 and (
+            code = _error_code(err)
+            transient = code in _MODEL_THROTTLED | _MODEL_UNAVAILABLE or _is_server_error(code)
+            retry = transient and attempt == 1 and (
                 deadline.remaining_ms() > MODEL_CALL_RESERVE_MS + MODEL_RETRY_PAUSE_S * 1000)
             logger.warning("bedrock error", extra={"error_code": code, "model_id": model_id, "retry": retry})
             if retry:
                 time.sleep(MODEL_RETRY_PAUSE_S)
                 continue
             _raise_model_error(code, err)
-        except (ReadTimeoutError, ConnectTimeoutError) as err:
+        except ReadTimeoutError as err:
+            logger.warning("bedrock read timeout", extra={"budget_s": round(budget_s, 1)})
             raise UpstreamTimeout(code="model_timeout") from err
         except NoCredentialsError as err:
             logger.error("no AWS credentials")
             raise ConfigurationError() from err
-        except (EndpointConnectionError, BotoCoreError) as err:
+        except ParamValidationError:
+            raise  # our bug, not the model's
+        except BotoCoreError as err:  # refused or dropped connection, broken stream
             logger.warning("bedrock unreachable", extra={"error_type": type(err).__name__})
             raise ServiceUnavailable(code="model_unreachable") from err
+        except (AttributeError, TypeError, ValueError, KeyError) as err:  # botocore parsing a body of the wrong shape
+            raise _bad_model(type(err).__name__) from err
+        usage.add(response.get("usage") if isinstance(response, dict) else None)
+        return response
     raise AssertionError("unreachable")
 
 
 def _raise_model_error(code: str, err: ClientError) -> NoReturn:
     if code in _MODEL_THROTTLED:
         raise Throttled(code="model_throttled") from err
-    if code in _MODEL_UNAVAILABLE:
+    if code in _MODEL_UNAVAILABLE or _is_server_error(code):
         raise ServiceUnavailable(code="model_unavailable") from err
     if code == "ModelTimeoutException":
         raise UpstreamTimeout(code="model_timeout") from err
     raise UpstreamError("The language model rejected the request.", "model_error") from err
 
 
-def converse_loop(settings: Settings, model_id: str, messages: list[dict[str, Any]],
-                  deadline: Deadline) -> tuple[str, Usage]:
+def _bad_model(what: str) -> BadResponse:
+    logger.warning("bedrock response malformed", extra={"problem": what})
+    return BadResponse(code="model_bad_response")
+
+
+class Turn(NamedTuple):
+    """One model response, checked: its stop reason, text, tool calls, and the message to echo back."""
+
+    stop_reason: str
+    text: str
+    tool_uses: list[dict[str, Any]]
+    echo: dict[str, Any]
+
+
+def read_turn(response: dict[str, Any]) -> Turn:
+    """Check the response's shape; anything unexpected is a bad response (502), never a crash."""
+    output = response.get("output")
+    message = output.get("message") if isinstance(output, dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    stop_reason = response.get("stopReason")
+    if not isinstance(content, list) or not isinstance(stop_reason, str):
+        raise _bad_model("message content is not a list")
+    texts, tool_uses, echo = [], [], []
+    for block in content:
+        if not isinstance(block, dict):
+            raise _bad_model("content block is not an object")
+        if "text" in block:
+            if not isinstance(block["text"], str):
+                raise _bad_model("text block is not a string")
+            texts.append(block["text"])
+            echo.append({"text": block["text"]})
+        elif "toolUse" in block:
+            tool_use = block["toolUse"]
+            if not isinstance(tool_use, dict) or not isinstance(tool_use.get("toolUseId"), str) \
+                    or not 0 < len(tool_use["toolUseId"]) <= 64:
+                raise _bad_model("toolUse is not an object with an id")
+            tool_uses.append(tool_use)
+            echo.append({"toolUse": _bounded_tool_use(tool_use)})
+    return Turn(stop_reason, "\n".join(texts).strip(), tool_uses, {"role": "assistant", "content": echo})
+
+
+def _tool_input_size(tool_use: dict[str, Any]) -> int:
+    try:
+        return len(json.dumps(tool_use.get("input"), ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        return MAX_TOOL_INPUT_CHARS + 1
+
+
+def _bounded_tool_use(tool_use: dict[str, Any]) -> dict[str, Any]:
+    """The toolUse as echoed back to Bedrock: an unknown name or an oversized input is replaced by
+    a bounded placeholder (the toolResult says why), so the model cannot inflate the next request."""
+    name = tool_use.get("name")
+    oversized = _tool_input_size(tool_use) > MAX_TOOL_INPUT_CHARS
+    return {"toolUseId": tool_use["toolUseId"],
+            "name": name if isinstance(name, str) and name in TOOLS else "unknown_tool",
+            "input": {"omitted": "input too large"} if oversized else tool_use.get("input")}
+
+
+def run_round(settings: Settings, tool_uses: list[dict[str, Any]], usage: Usage) -> list[dict[str, Any]]:
+    """The tool calls of one turn: at most MAX_TOOL_CALLS_PER_ROUND run; every toolUse gets a result."""
+    calls: list[Callable[[], dict[str, Any]]] = []
+    for index, tool_use in enumerate(tool_uses):
+        if index >= MAX_TOOL_CALLS_PER_ROUND:
+            reason = f"Not run: at most {MAX_TOOL_CALLS_PER_ROUND} tool calls per turn; ask again if needed."
+            calls.append(partial(refused_tool, tool_use, reason))
+        elif _tool_input_size(tool_use) > MAX_TOOL_INPUT_CHARS:
+            calls.append(partial(refused_tool, tool_use, f"Not run: the input is over {MAX_TOOL_INPUT_CHARS} characters."))
+        else:
+            usage.tool_calls += 1
+            calls.append(partial(run_tool, settings, tool_use))
+    return run_concurrently(calls)
+
+
+class Answer(NamedTuple):
+    text: str
+    truncated: bool  # the model hit maxTokens: the text ends mid-sentence
+
+
+def converse_loop(settings: Settings, model_id: str, messages: list[dict[str, Any]], deadline: Deadline,
+                  usage: Usage | None = None) -> tuple[Answer, Usage]:
     """Call the model, run the tools it asks for, and stop at an answer, the round cap or the deadline."""
-    messages, usage = list(messages), Usage()
+    messages, usage = list(messages), usage or Usage()
     for round_number in range(1, settings.max_tool_rounds + 2):
         if deadline.remaining_ms() < MODEL_CALL_RESERVE_MS:
             raise UpstreamTimeout()
-        response = _converse(model_id, settings, messages, usage, deadline)
-        message = response.get("output", {}).get("message", {"role": "assistant", "content": []})
-        tool_uses = [block["toolUse"] for block in message.get("content", []) if "toolUse" in block]
-        if response.get("stopReason") != "tool_use" or not tool_uses:
-            text = "\n".join(b["text"] for b in message.get("content", []) if "text" in b).strip()
-            if not text:
+        turn = read_turn(_converse(model_id, settings, messages, usage, deadline))
+        if turn.stop_reason != "tool_use" or not turn.tool_uses:
+            if not turn.text:
                 raise UpstreamError("The language model returned no answer.", "empty_answer")
-            return text, usage
+            return Answer(turn.text, turn.stop_reason == "max_tokens"), usage
         if round_number > settings.max_tool_rounds:
             break
-        results = run_concurrently([partial(run_tool, settings, tool_use) for tool_use in tool_uses])
+        results = run_round(settings, turn.tool_uses, usage)
         if round_number == settings.max_tool_rounds:
             results.append({"text": "Tool budget used up: answer now from what you have."})
-        messages += [message, {"role": "user", "content": results}]
+        messages += [turn.echo, {"role": "user", "content": results}]
     raise UpstreamError("The assistant could not finish within its step limit.", "tool_rounds_exceeded")
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics: one CloudWatch Embedded Metric Format line per question (the log line is the metric).
+# --------------------------------------------------------------------------------------------
+
+_METRIC_UNITS = {"Questions": "Count", "ModelCalls": "Count", "InputTokens": "Count", "OutputTokens": "Count",
+                 "ToolCalls": "Count", "AnswerLatency": "Milliseconds", "Errors": "Count"}
+
+
+def emit_metrics(usage: Usage, started: float, error_code: str | None = None) -> None:
+    """Print the question's EMF record to stdout as one JSON line.
+
+    print(), not the logger: with Lambda's JSON log format a logging record is wrapped in
+    {"message": ...}, and CloudWatch extracts metrics only when ``_aws`` is a top-level key of the
+    line; stdout lines pass through as they are. Hand-written: Powertools' import costs ~7 ms
+    of a cold-start budget that has no margin."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    values = {"Questions": 1, "ModelCalls": usage.model_calls, "InputTokens": usage.input_tokens,
+              "OutputTokens": usage.output_tokens, "ToolCalls": usage.tool_calls,
+              "AnswerLatency": round((time.monotonic() - started) * 1000, 1), "Errors": int(error_code is not None)}
+    namespace = _env("METRICS_NAMESPACE", "PetClinic/GenAI") or "PetClinic/GenAI"
+    directives = [{"Namespace": namespace, "Dimensions": [["FunctionName"]],
+                   "Metrics": [{"Name": name, "Unit": unit} for name, unit in _METRIC_UNITS.items()]}]
+    record: dict[str, Any] = {"FunctionName": function, **values}
+    if error_code is not None:
+        directives.append({"Namespace": namespace, "Dimensions": [["FunctionName", "ErrorCode"]],
+                           "Metrics": [{"Name": "Errors", "Unit": "Count"}]})
+        record["ErrorCode"] = log_token(error_code)
+    record["_aws"] = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}
+    print(json.dumps(record, separators=(",", ":")), flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1510,10 +1759,10 @@ JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 
 
-def model_id_for(settings: Settings) -> str:
+def model_id_for(settings: Settings, deadline: Deadline) -> str:
     """The ID this function calls from its Region (creating the client calls nothing)."""
-    bedrock = client("bedrock-runtime")
-    return resolve_model_id(settings.model_id, bedrock.meta.region_name or "", settings.inference_profile)
+    region = client("bedrock-runtime", deadline.budget_s(RESPONSE_RESERVE_MS)).meta.region_name or ""
+    return resolve_model_id(settings.model_id, region, settings.inference_profile)
 
 
 def _wait_for_turns(pending: Future[list[PastTurn]] | None, deadline: Deadline) -> list[PastTurn]:
@@ -1528,30 +1777,48 @@ def _wait_for_turns(pending: Future[list[PastTurn]] | None, deadline: Deadline) 
         return []
 
 
-def answer(question: Question, settings: Settings, deadline: Deadline,
-           conversation_id: str | None = None) -> dict[str, Any]:
+# Shown after an answer the model could not finish (stopReason max_tokens), in the asker's language.
+TRUNCATED_NOTES = {
+    "ko": "(답변이 길이 제한에 걸려 중간에 끊겼습니다. 질문을 나누어 다시 물어봐 주세요.)",
+    "en": "(This answer was cut off at the length limit. Please ask a narrower question.)",
+}
+
+
+def answer(question: Question, settings: Settings, deadline: Deadline, conversation_id: str | None = None,
+           usage: Usage | None = None) -> dict[str, Any]:
     """Prefetch and history side by side, then the model; the turn is stored once the answer is ready."""
-    model_id = model_id_for(settings)
-    remember = bool(conversation_id) and settings.memory
-    pending = _executor().submit(load_turns, settings, conversation_id) if remember and conversation_id else None
-    facts = prefetch(settings, extract_names(question.text))
-    turns = _wait_for_turns(pending, deadline)
-    messages = [*history_messages(turns), build_user_message(question, facts)]
-    text, usage = converse_loop(settings, model_id, messages, deadline)
-    if remember and conversation_id:
-        save_turn(settings, conversation_id, PastTurn(question.text, text), deadline)
-    return {"answer": text, "model_id": model_id, "usage": usage.as_dict(), "history_turns": len(turns)}
+    token = _DEADLINE.set(deadline)  # every dependency call below (threads included) is bounded by it
+    try:
+        model_id = model_id_for(settings, deadline)
+        remember = settings.memory and conversation_id is not None
+        pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, conversation_id)
+                   if remember and conversation_id else None)
+        facts = prefetch(settings, extract_names(question.text))
+        turns = _wait_for_turns(pending, deadline)
+        messages = [*history_messages(turns), build_user_message(question, facts)]
+        reply, usage = converse_loop(settings, model_id, messages, deadline, usage)
+        text = reply.text
+        if reply.truncated:
+            text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
+        if remember and conversation_id:
+            save_turn(settings, conversation_id, PastTurn(question.text, text), deadline)
+    finally:
+        _DEADLINE.reset(token)
+    return {"answer": text, "truncated": reply.truncated, "model_id": model_id, "usage": usage.as_dict(),
+            "history_turns": len(turns)}
 
 
 def health(call: Call, event: dict[str, Any], settings: Settings, deadline: Deadline) -> dict[str, Any]:
     """Configuration state without calling Bedrock; ?deep=1 also runs one cheap Data API statement."""
-    body: dict[str, Any] = {"status": "ok", "model_id": model_id_for(settings), "memory": settings.memory,
+    body: dict[str, Any] = {"status": "ok", "model_id": model_id_for(settings, deadline), "memory": settings.memory,
                             "writes": settings.writes_enabled}
     if _query(event, call).get("deep", "").lower() in ("1", "true", "yes"):
         started = time.perf_counter()
-        if deadline.remaining_ms() < 1000:
-            raise UpstreamTimeout()
-        _execute(settings, "SELECT 1 AS ok")
+        token = _DEADLINE.set(deadline)
+        try:
+            _execute(settings, "SELECT 1 AS ok")
+        finally:
+            _DEADLINE.reset(token)
         body["database"] = {"status": "ok", "ms": round((time.perf_counter() - started) * 1000)}
     return body
 
@@ -1616,15 +1883,11 @@ def _error_response(err: AppError, request_id: str, source: str, plain_language:
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    global _timeout_budget_s
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     call = describe_call(event)
     language, plain, headers = call.language_hint(), call.plain, {}
-    if not _clients:
-        lambda_left = getattr(context, "get_remaining_time_in_millis", None)
-        if callable(lambda_left):  # ~ the configured timeout, in whole seconds
-            _timeout_budget_s = round(lambda_left() / 1000)
+    usage = Usage()
     try:
         try:
             settings: Settings | None = settings_once()
@@ -1646,13 +1909,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return respond(HTTPStatus.OK, {**health(call, event, settings, deadline), "request_id": request_id},
                            call.source, headers)
         conversation_id, set_cookie = conversation_for(call, question, settings)
-        result = answer(question, settings, deadline, conversation_id)
+        result = answer(question, settings, deadline, conversation_id, usage)
         if set_cookie and conversation_id:
             headers["Set-Cookie"] = conversation_cookie(call, conversation_id, settings)
         logger.info("answered", extra={"request_id": request_id, "source": call.source, "route": call.route,
                                        "language": question.language, "model_calls": result["usage"]["model_calls"],
                                        "history_turns": result.pop("history_turns"),
                                        "ms": round((time.monotonic() - started) * 1000)})
+        emit_metrics(usage, started)
         if plain:
             return respond(HTTPStatus.OK, result["answer"], call.source, headers)
         body: dict[str, Any] = {**result, "request_id": request_id}
@@ -1663,7 +1927,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if isinstance(err, DataError):
             err = _status_for_data_error(err)
         logger.warning("request failed", extra={"request_id": request_id, "code": err.code, "status": int(err.status)})
+        emit_metrics(usage, started, err.code)
         return _error_response(err, request_id, call.source, language if plain else None, headers)
     except Exception:
         logger.exception("unhandled error", extra={"request_id": request_id})
+        emit_metrics(usage, started, AppError.code)
         return _error_response(AppError(), request_id, call.source, language if plain else None, headers)

@@ -243,15 +243,19 @@ def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
         finally:
             lf._converse = real_converse
         # Pure handler overhead: the same questions against in-process stub clients.
-        for label, question, _ in QUESTIONS:
-            stats = result["questions"][label]
-            lf._clients.clear()
-            lf._clients.update({"rds-data": StubRds(replies_by_sql), "bedrock-runtime": StubBedrock(stats.pop("replies"))})
-            samples = []
-            for _ in range(stub_runs):
-                lf._clients["bedrock-runtime"].index = 0
-                samples.append(timed_handler(question, []))
-            stats.update(stub_p50=statistics.median(samples), stub_p95=percentile(samples, 0.95))
+        real_client = lf.client
+        try:
+            for label, question, _ in QUESTIONS:
+                stats = result["questions"][label]
+                stubs = {"rds-data": StubRds(replies_by_sql), "bedrock-runtime": StubBedrock(stats.pop("replies"))}
+                lf.client = lambda service, budget_s=0.0, stubs=stubs: stubs[service]  # type: ignore[assignment]
+                samples = []
+                for _ in range(stub_runs):
+                    stubs["bedrock-runtime"].index = 0
+                    samples.append(timed_handler(question, []))
+                stats.update(stub_p50=statistics.median(samples), stub_p95=percentile(samples, 0.95))
+        finally:
+            lf.client = real_client  # type: ignore[assignment]
         lf._clients.clear()
         lf._settings = None
     db_path.unlink()

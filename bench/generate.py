@@ -82,33 +82,26 @@ def rows(owners: int, seed: int = 7) -> Iterator[tuple[str, list[tuple[Any, ...]
     yield "visits", batch_visits
 
 
-def load(backend: dataapi.SqliteBackend | dataapi.MysqlBackend, owners: int, seed: int = 7) -> dict[str, int]:
-    """Schema + sample rows + generated rows; returns row counts per table."""
-    dataapi.load_database(backend)
-    conn = backend.connection()
-    cursor = conn.cursor()
-    mark = "?" if backend.engine == "sqlite" else "%s"
+def load(backend: dataapi.SqliteBackend | dataapi.MysqlBackend, owners: int, seed: int = 7, *,
+         replace: bool = False) -> dict[str, int]:
+    """Schema + sample rows + generated rows, all or nothing; returns the generated row counts per table.
+
+    Like every loader here it refuses a database that already has PetClinic tables unless ``replace``."""
     counts: dict[str, int] = {}
-    if backend.engine == "sqlite":
-        cursor.execute("BEGIN")
-    for table, batch in rows(owners, seed):
-        if batch:
-            cursor.executemany(f"INSERT INTO {table} VALUES ({', '.join([mark] * len(batch[0]))})", batch)
+
+    def counted() -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+        for table, batch in rows(owners, seed):
             counts[table] = counts.get(table, 0) + len(batch)
-    if backend.engine == "sqlite":
-        cursor.execute("COMMIT")
-        cursor.execute("ANALYZE")
-    else:
-        conn.commit()
-        for table in ("owners", "pets", "visits", "vets"):
-            cursor.execute(f"ANALYZE TABLE {table}")
-            cursor.fetchall()
+            yield table, batch
+
+    dataapi.load_database(backend, replace=replace, more_rows=counted())
     return counts
 
 
 if __name__ == "__main__":
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     target = Path(sys.argv[2] if len(sys.argv) > 2 else f"/tmp/petclinic-{size}.sqlite")
-    target.unlink(missing_ok=True)
+    if target.exists():  # never delete a file someone named: it may be their database
+        sys.exit(f"generate.py: {target} exists; remove it yourself or name a new file")
     started = time.perf_counter()
     print(load(dataapi.SqliteBackend(target), size), f"{time.perf_counter() - started:.1f} s")

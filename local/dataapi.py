@@ -17,6 +17,7 @@ from datetime import date, datetime, time as dtime, timedelta
 from decimal import Decimal
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -158,21 +159,96 @@ def backend_from_url(url: str) -> SqliteBackend | MysqlBackend:
     return SqliteBackend(url)
 
 
-def load_database(backend: SqliteBackend | MysqlBackend, extra_sql: list[str] | None = None) -> None:
-    """(Re)create the schema and load the sample rows, in one go."""
-    conn = backend.connection()
+PETCLINIC_TABLES = ("visits", "pets", "owners", "types", "vet_specialties", "specialties", "vets")  # FK order
+
+
+class ExistingData(RuntimeError):
+    """The database already holds PetClinic tables and replacing them was not asked for."""
+
+
+def existing_tables(backend: SqliteBackend | MysqlBackend) -> list[str]:
+    """The PetClinic tables the database already has (any of them means: someone's data)."""
+    cursor = backend.connection().cursor()
+    names = ", ".join("'" + name + "'" for name in PETCLINIC_TABLES)  # fixed names, not input
+    if backend.engine == "sqlite":
+        cursor.execute(f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({names})")
+    else:
+        cursor.execute("SELECT table_name FROM information_schema.tables"
+                       f" WHERE table_schema = DATABASE() AND table_name IN ({names})")
+    return sorted(row[0] for row in cursor.fetchall())
+
+
+def _schema_statements(backend: SqliteBackend | MysqlBackend) -> list[str]:
+    statements = split_statements(backend.schema_script())
+    if backend.engine == "mysql":  # declare the character set (as Aurora MySQL 3), never inherit the server's
+        statements = [s + " DEFAULT CHARSET=utf8mb4" if s.upper().startswith("CREATE TABLE") else s for s in statements]
+    return statements
+
+
+def load_database(backend: SqliteBackend | MysqlBackend, extra_sql: list[str] | None = None, *,
+                  replace: bool = False, more_rows: Iterable[tuple[str, list[tuple[Any, ...]]]] = ()) -> None:
+    """Create the schema and load the sample rows (and ``more_rows``), all or nothing.
+
+    A database that already holds any PetClinic table is refused (ExistingData) unless ``replace``.
+    SQLite: one transaction, DDL included. MySQL/MariaDB: DDL commits by itself, so the tables are
+    created first, every row is inserted in one transaction, and on any failure the tables this
+    load created are dropped again: the database ends as it was (with ``replace``, minus the
+    tables it was asked to replace)."""
+    found = existing_tables(backend)
+    if found and not replace:
+        raise ExistingData("the database already has PetClinic tables (" + ", ".join(found) + "); refusing to touch"
+                           " them. Replace them with the sample only if that is what you want:"
+                           " --replace-sample-data (make: REPLACE_SAMPLE_DATA=1)")
+    rows = [statement for path in DATA_FILES for statement in split_statements(path.read_text(encoding="utf-8"))]
+    rows += extra_sql or []
+    mark = "?" if backend.engine == "sqlite" else "%s"
+    conn = backend.new_connection()  # a transaction (BEGIN) of its own
     cursor = conn.cursor()
-    for table in ("visits", "pets", "owners", "types", "vet_specialties", "specialties", "vets"):
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
-    for statement in split_statements(backend.schema_script()):
-        cursor.execute(statement)
-    for path in DATA_FILES:
-        for statement in split_statements(path.read_text(encoding="utf-8")):
+    created: list[str] = []
+    try:
+        if found:  # only reached with replace=True
+            _drop(cursor, backend, found)
+        for statement in _schema_statements(backend):
             cursor.execute(statement)
-    for statement in extra_sql or []:
-        cursor.execute(statement)
+            if match := re.match(r"CREATE TABLE (\w+)", statement, re.IGNORECASE):
+                created.append(match.group(1))
+        if backend.engine == "mysql":
+            conn.begin()  # DDL committed implicitly; the rows go in one transaction
+        for statement in rows:
+            cursor.execute(statement)
+        for table, batch in more_rows:
+            if batch:
+                cursor.executemany(f"INSERT INTO {table} VALUES ({', '.join([mark] * len(batch[0]))})", batch)
+        if backend.engine == "sqlite":
+            cursor.execute("COMMIT")
+        else:
+            conn.commit()
+    except BaseException:
+        if backend.engine == "sqlite":
+            cursor.execute("ROLLBACK")  # DDL included
+        else:
+            conn.rollback()
+            _drop(conn.cursor(), backend, created)  # DDL cannot be rolled back on MySQL: undo it
+        raise
+    finally:
+        conn.close()
+    cursor = backend.connection().cursor()
     if backend.engine == "sqlite":
         cursor.execute("ANALYZE")
+    else:
+        for table in ("owners", "pets", "visits", "vets"):
+            cursor.execute(f"ANALYZE TABLE {table}")
+            cursor.fetchall()
+
+
+def _drop(cursor: Any, backend: SqliteBackend | MysqlBackend, tables: list[str]) -> None:
+    """Drop exactly these tables (whatever order their foreign keys need)."""
+    if backend.engine == "mysql":
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+    for table in tables:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    if backend.engine == "mysql":
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
 
 # ---------------------------------------------------------------------------------- protocol
@@ -351,11 +427,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", default="sqlite:///petclinic.sqlite", help="sqlite:///path or mysql://... URL")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--load", action="store_true", help="(re)create the schema and sample rows first")
+    parser.add_argument("--load", action="store_true",
+                        help="create the schema and sample rows first; refused if PetClinic tables exist")
+    parser.add_argument("--replace-sample-data", action="store_true",
+                        help="with --load: DROP the existing PetClinic tables and load the sample instead")
     args = parser.parse_args()
     backend = backend_from_url(args.db)
     if args.load:
-        load_database(backend)
+        try:
+            load_database(backend, replace=args.replace_sample_data)
+        except ExistingData as err:
+            parser.exit(2, f"dataapi.py: {err}\n")
     server, url, _ = serve(backend, args.port)
     print(url, flush=True)
     try:

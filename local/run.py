@@ -58,10 +58,12 @@ class JsonLogFormatter(logging.Formatter):
 
 @contextmanager
 def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = True,
-                    memory: bool = False) -> Iterator[dict[str, Any]]:
+                    replace: bool = False, memory: bool = False) -> Iterator[dict[str, Any]]:
     """Start the endpoints, set the environment the handler reads, and undo both afterwards.
 
-    ``load`` (re)creates the schema and sample rows; the benchmark brings its own database.
+    ``load`` creates the schema and sample rows in a database without PetClinic tables; a database
+    that has them is used as it is (the handler only reads), unless ``replace`` asks to drop them
+    and load the sample instead. The benchmark brings its own database (load=False).
     ``memory`` adds moto's DynamoDB server with the conversation table and turns memory on."""
     saved = dict(os.environ)
     servers = []
@@ -69,7 +71,11 @@ def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = Tru
     with tempfile.TemporaryDirectory(prefix="petclinic-") as tmp:
         backend = dataapi.backend_from_url(db_url or f"sqlite:///{tmp}/petclinic.sqlite")
         if load:
-            dataapi.load_database(backend)
+            try:
+                dataapi.load_database(backend, replace=replace)
+            except dataapi.ExistingData:
+                print("Using the PetClinic tables already in the database, unchanged (REPLACE_SAMPLE_DATA=1 /"
+                      " --replace-sample-data would DROP them and load the sample rows).", file=sys.stderr)
         data_server, data_url, api = dataapi.serve(backend)
         servers.append(data_server)
         os.environ.update(
@@ -119,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("PETCLINIC_DB_URL"), help="mysql://... (default: SQLite)")
     parser.add_argument("--bedrock", choices=("local", "aws"), default="local",
                         help="local: offline stand-in (default); aws: real Bedrock with your credentials")
+    parser.add_argument("--replace-sample-data", action="store_true",
+                        default=os.environ.get("REPLACE_SAMPLE_DATA", "").lower() in ("1", "true", "yes"),
+                        help="DROP the PetClinic tables of --db and load the sample rows (default: a database"
+                             " that has PetClinic tables is used as it is, never changed); env REPLACE_SAMPLE_DATA=1")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -126,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
 
     questions = [" ".join(args.question)] if args.question else list(DEFAULT_QUESTIONS)
-    with local_endpoints(args.db, args.bedrock):
+    with local_endpoints(args.db, args.bedrock, replace=args.replace_sample_data):
         import lambda_function
 
         worst = 0

@@ -66,8 +66,8 @@ def _free_port() -> int:
 def mysql_url() -> Iterator[str]:
     """PETCLINIC_TEST_MYSQL_URL if set; else a throwaway MariaDB on a private socket if installed."""
     url = os.environ.get("PETCLINIC_TEST_MYSQL_URL")
-    if url:
-        yield url
+    if url:  # someone's server: the tests work in a scratch database of their own, never in the one named
+        yield from _scratch_database(url)
         return
     server = shutil.which("mariadbd") or (Path("/usr/sbin/mariadbd").exists() and "/usr/sbin/mariadbd")
     install = shutil.which("mariadb-install-db")
@@ -107,11 +107,44 @@ def mysql_url() -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _scratch_database(url: str, charset: str = "utf8mb4") -> Iterator[str]:
+    """A new, empty database on the server of ``url`` (dropped afterwards); the tests load it freely."""
+    from urllib.parse import urlparse
+
+    import pymysql
+
+    from local.dataapi import MysqlBackend
+
+    options = {**MysqlBackend(url).options, "database": None}
+    name = "petclinic_test_" + os.urandom(4).hex()
+    conn = pymysql.connect(**options)
+    try:
+        conn.cursor().execute(f"CREATE DATABASE {name} CHARACTER SET {charset}")
+    except pymysql.Error as err:
+        pytest.fail(f"PETCLINIC_TEST_MYSQL_URL: the tests need CREATE DATABASE for a scratch database ({err})")
+    try:
+        yield urlparse(url)._replace(path="/" + name).geturl()
+    finally:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.close()
+
+
+@pytest.fixture
+def latin1_mysql_url(mysql_url: str) -> Iterator[str]:
+    """An empty database whose default character set is latin1 (Debian's MariaDB default)."""
+    yield from _scratch_database(mysql_url, "latin1")
+
+
+@pytest.fixture
+def empty_mysql_url(mysql_url: str) -> Iterator[str]:
+    yield from _scratch_database(mysql_url)
+
+
 @pytest.fixture(params=["sqlite", "mariadb"])
 def local_stack(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Both local endpoints on 127.0.0.1 over SQLite or MariaDB; env points boto3 at them."""
     db_url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else None
-    with local_run.local_endpoints(db_url) as stack:
+    with local_run.local_endpoints(db_url, replace=True) as stack:  # a private database: reload it per test
         lambda_function._clients.clear()
         lambda_function._settings = None
         yield stack

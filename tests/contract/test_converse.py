@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -34,7 +35,8 @@ def clients(monkeypatch: pytest.MonkeyPatch, settings: lf.Settings) -> dict[str,
     # Anything the Stubbers do not answer goes to a dead loopback port, never to AWS.
     bedrock = boto3.client("bedrock-runtime", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
     rds = boto3.client("rds-data", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
-    lf._clients.update({"bedrock-runtime": bedrock, "rds-data": rds})
+    pinned = {"bedrock-runtime": bedrock, "rds-data": rds}
+    monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: pinned[service])
     sent: list[dict[str, Any]] = []
     bedrock.meta.events.register("provide-client-params.bedrock-runtime.Converse",
                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
@@ -177,3 +179,58 @@ def test_unexpected_exception_is_logged_once_and_answered_generically(
     assert response["statusCode"] == 500
     assert "secret internals" not in response["body"]
     assert [r.exc_info is not None for r in caplog.records if r.levelname == "ERROR"] == [True]
+
+
+def test_the_request_carries_the_settings(clients: dict[str, Any]) -> None:
+    """maxTokens from MAX_OUTPUT_TOKENS (512 in the fixture, not the 1024 default), temperature 0,
+    the system prompt and every tool."""
+    bedrock, sent = clients["bedrock"], clients["sent"]
+    bedrock.add_response("converse", _reply([{"text": "18 pets."}], "end_turn"))
+    with bedrock:
+        lf.lambda_handler({"question": NO_NAMES}, None)
+    request = sent[0]
+    assert request["inferenceConfig"] == {"maxTokens": 512, "temperature": 0}
+    assert request["system"] == [{"text": lf.SYSTEM_PROMPT}]
+    assert request["modelId"] == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    specs = {t["toolSpec"]["name"]: t["toolSpec"] for t in request["toolConfig"]["tools"]}
+    assert set(specs) == set(lf.TOOLS)
+    assert specs["aggregate"]["inputSchema"]["json"]["required"] == ["metric"]
+
+
+def test_a_tool_failing_with_a_bug_is_an_error_result(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    def broken(settings: lf.Settings, args: dict[str, Any]) -> dict[str, Any]:
+        raise KeyError("tel 010-5555-1234")
+
+    monkeypatch.setitem(lf.TOOLS, "aggregate", (broken, *lf.TOOLS["aggregate"][1:]))
+    bedrock, sent = clients["bedrock"], clients["sent"]
+    bedrock.add_response("converse", _reply([_tool_use("aggregate", {"metric": "totals"})], "tool_use"))
+    bedrock.add_response("converse", _reply([{"text": "I could not count them."}], "end_turn"))
+    with bedrock:
+        response = lf.lambda_handler({"question": NO_NAMES}, None)
+    assert response["statusCode"] == 200
+    result = sent[1]["messages"][2]["content"][0]["toolResult"]
+    assert result["status"] == "error" and result["content"] == [{"text": "The tool failed unexpectedly."}]
+    assert "010-5555" not in json.dumps(sent[1])
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["tool failed"]
+
+
+@pytest.mark.parametrize("error, status, code", [
+    ("ReadTimeoutError", 504, "model_timeout"),
+    ("ConnectTimeoutError", 503, "model_unreachable"),
+    ("EndpointConnectionError", 503, "model_unreachable"),
+    ("ConnectionClosedError", 503, "model_unreachable"),
+])
+def test_transport_errors(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch, error: str, status: int,
+                          code: str) -> None:
+    from botocore import exceptions
+
+    def fail(**_: Any) -> None:
+        raise getattr(exceptions, error)(endpoint_url="https://bedrock-runtime.ap-northeast-2.amazonaws.com")
+
+    pinned = {"bedrock-runtime": SimpleNamespace(converse=fail, meta=SimpleNamespace(region_name="ap-northeast-2"))}
+    monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: pinned[service])
+    response = lf.lambda_handler({"question": NO_NAMES}, None)
+    assert response["statusCode"] == status
+    assert json.loads(response["body"])["error"]["code"] == code
+    assert "amazonaws" not in response["body"]

@@ -44,15 +44,16 @@ def test_empty_result_is_an_empty_list(settings: lf.Settings) -> None:
     assert lf._execute(settings, "SELECT name FROM pets WHERE name = :n", {"n": "nobody"}) == []
 
 
-def _stubbed_rds() -> tuple[object, Stubber]:
+def _stubbed_rds(monkeypatch: pytest.MonkeyPatch) -> tuple[object, Stubber]:
     # Anything the Stubber does not answer goes to a dead loopback port, never to AWS.
     rds = boto3.client("rds-data", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
-    lf._clients["rds-data"] = rds
+    real = lf.client
+    monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: rds if service == "rds-data" else real(service))
     return rds, Stubber(rds)
 
 
-def test_parameters_are_named_and_typed(settings: lf.Settings) -> None:
-    _, stub = _stubbed_rds()
+def test_parameters_are_named_and_typed(settings: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, stub = _stubbed_rds(monkeypatch)
     stub.add_response(
         "execute_statement",
         {"records": [], "columnMetadata": []},
@@ -91,7 +92,7 @@ def test_data_api_errors_become_statuses_without_internals(
     monkeypatch.setattr(lf, "_settings", settings)
     # The Stubber is not thread-safe: run the prefetch's statements one after another here.
     monkeypatch.setattr(lf, "run_concurrently", lambda calls: [call() for call in calls])
-    _, stub = _stubbed_rds()
+    _, stub = _stubbed_rds(monkeypatch)
     secret_text = f"{settings.db_cluster_arn} SELECT secret FROM owners"
     for _ in range(3):  # the prefetch runs up to three statements side by side
         stub.add_client_error("execute_statement", code, secret_text, http_status_code=400)
@@ -109,9 +110,12 @@ def test_placeholders_never_inline_values() -> None:
     assert params == {"n0": "Leo", "n1": "x'); DROP TABLE pets; --"}
 
 
-def test_prefetch_makes_at_most_three_statements(settings: lf.Settings) -> None:
-    statements = lf._prefetch_sql(lf.extract_names("Is George a pet, an owner or a vet in Madison?"))
-    assert len(statements) == 3
-    for sql, params in statements:
+def test_prefetch_makes_at_most_three_statements(settings: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts the statements prefetch really executes (not the list it builds)."""
+    executed: list[tuple[str, dict]] = []
+    monkeypatch.setattr(lf, "_execute", lambda _settings, sql, params=None: executed.append((sql, params or {})) or [])
+    lf.prefetch(settings, lf.extract_names("Is George a pet, an owner or a vet in Madison? And Leo, Coco, 김민준?"))
+    assert len(executed) == 3
+    for sql, params in executed:
         assert "George" not in sql and "Madison" not in sql
         assert "George" in params.values()

@@ -142,3 +142,79 @@ def test_language_hint_and_conversation_id(local_stack: dict[str, Any]) -> None:
     assert status == 200
     assert body["answer"].startswith(LABEL["en"])  # the hint wins over the detected Korean
     assert body["conversation_id"] == "chat-42"
+
+
+def test_debug_logs_of_a_good_answer_hold_no_question_and_no_sql_values(
+    local_stack: dict[str, Any], caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with caplog.at_level("DEBUG", logger="petclinic_genai"):
+        status, body = ask("Who owns Leopoldina or Coco?")
+    assert status == 200 and "이서연" in body["answer"]
+    assert any(record.levelname == "DEBUG" for record in caplog.records)  # DEBUG really was on
+    logged = " ".join(str(vars(record)) for record in caplog.records) + capsys.readouterr().out
+    for secret in ("Leopoldina", "Coco", "Who owns", "SELECT"):
+        assert secret not in logged, secret
+
+
+def test_the_metrics_line_is_emf_at_the_top_level(local_stack: dict[str, Any], capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "petclinic-genai-test")
+    monkeypatch.setenv("METRICS_NAMESPACE", "Test/NS")
+    ask("How many pets of each type are there?")
+    ask("")  # a 400
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    ok, failed = lines[-2], lines[-1]
+    directive = ok["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "Test/NS" and directive["Dimensions"] == [["FunctionName"]]
+    assert {m["Name"] for m in directive["Metrics"]} == {"Questions", "ModelCalls", "InputTokens", "OutputTokens",
+                                                          "ToolCalls", "AnswerLatency", "Errors"}
+    assert ok["FunctionName"] == "petclinic-genai-test"
+    assert (ok["Questions"], ok["ModelCalls"], ok["ToolCalls"], ok["Errors"]) == (1, 2, 1, 0)
+    assert ok["InputTokens"] > 0 and ok["OutputTokens"] > 0 and ok["AnswerLatency"] > 0
+    assert len(ok["_aws"]["CloudWatchMetrics"]) == 1 and "ErrorCode" not in ok
+    assert failed["Errors"] == 1 and failed["ErrorCode"] == "empty_question"
+    assert failed["_aws"]["CloudWatchMetrics"][1]["Dimensions"] == [["FunctionName", "ErrorCode"]]
+
+
+def _at_the_limit(tool: Any, settings: lf.Settings, args: dict[str, Any], key: str, total: int) -> None:
+    """limit = total: everything, not truncated; limit = total - 1: one short, truncated."""
+    assert total >= 2
+    exact = tool(settings, {**args, "limit": total})
+    assert (len(exact[key]), exact["count"], exact["truncated"]) == (total, total, False)
+    short = tool(settings, {**args, "limit": total - 1})
+    assert (len(short[key]), short["count"], short["truncated"]) == (total - 1, total - 1, True)
+
+
+def test_every_tool_reports_truncation_exactly_at_its_limit(settings_env: lf.Settings, local_stack: dict[str, Any]) -> None:
+    cats = db_scalar(local_stack, "SELECT COUNT(*) FROM pets p JOIN types t ON t.id = p.type_id WHERE t.name = 'cat'")
+    _at_the_limit(lf.tool_search_pets, settings_env, {"type": "cat"}, "pets", cats)
+    _at_the_limit(lf.tool_list_vets, settings_env, {}, "vets", db_scalar(local_stack, "SELECT COUNT(*) FROM vets"))
+    _at_the_limit(lf.tool_search_visits, settings_env, {"pet_name": "Coco"}, "visits", 2)
+    cities = db_scalar(local_stack, "SELECT COUNT(DISTINCT city) FROM owners")
+    _at_the_limit(lf.tool_aggregate, settings_env, {"metric": "owners_per_city"}, "groups", cities)
+    madison = db_scalar(local_stack, "SELECT COUNT(*) FROM owners WHERE city = 'Madison'")
+    _at_the_limit(lf.tool_search_owners, settings_env, {"city": "Madison"}, "owners", madison)
+
+
+def test_get_owner_reports_truncation_at_its_row_cap(settings_env: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    jean = lf.tool_search_pets(settings_env, {"owner_name": "Jean Coleman"})["pets"][0]["owner_id"]  # 4 visit rows
+    monkeypatch.setattr(lf, "OWNER_ROWS_CAP", 4)
+    whole = lf.tool_get_owner(settings_env, {"owner_id": jean})
+    assert not whole["truncated"] and sum(len(p["visits"]) for p in whole["pets"]) == 4
+    monkeypatch.setattr(lf, "OWNER_ROWS_CAP", 3)
+    cut = lf.tool_get_owner(settings_env, {"owner_id": jean})
+    assert cut["truncated"] and sum(len(p["visits"]) for p in cut["pets"]) == 3
+
+
+def test_date_ranges_include_both_ends(settings_env: lf.Settings) -> None:
+    both = {"date_from": "2010-03-04", "date_to": "2011-03-04"}  # the two visits fall exactly on the bounds
+    assert [v["visit_date"] for v in lf.tool_search_visits(settings_env, both)["visits"]] == ["2011-03-04", "2010-03-04"]
+    assert lf.tool_aggregate(settings_env, {"metric": "visits_in_period", **both})["visits"] == 2
+    inside = {"date_from": "2010-03-05", "date_to": "2011-03-03"}
+    assert lf.tool_search_visits(settings_env, inside)["count"] == 0
+    assert lf.tool_aggregate(settings_env, {"metric": "visits_in_period", **inside})["visits"] == 0
+
+
+def test_a_regional_language_tag_answers_in_that_language(local_stack: dict[str, Any]) -> None:
+    response = lf.lambda_handler({"question": "Who owns Leo?", "language": "ko-KR"}, local_run.FakeContext())
+    assert json.loads(response["body"])["answer"].startswith(LABEL["ko"])

@@ -76,6 +76,7 @@ def test_error_response_is_an_api_gateway_envelope_without_internals() -> None:
     assert response["statusCode"] == 503
     assert response["headers"]["Content-Type"] == "application/json; charset=utf-8"
     assert response["headers"]["Retry-After"] == "10"
+    assert response["headers"]["Cache-Control"] == "no-store"
     assert response["statusDescription"] == "503 Service Unavailable"
     body = json.loads(response["body"])
     assert body["error"]["code"] == "database_unavailable"
@@ -85,6 +86,7 @@ def test_error_response_is_an_api_gateway_envelope_without_internals() -> None:
 def test_korean_is_kept_readable_in_the_body() -> None:
     response = lf.respond(200, {"answer": "이서연 님입니다"}, "rest_v1")
     assert "이서연" in response["body"]
+    assert response["headers"]["Cache-Control"] == "no-store"  # answers hold personal data: never cached
     assert "statusDescription" not in response
 
 

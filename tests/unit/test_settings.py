@@ -8,7 +8,6 @@ import logging
 import pytest
 
 import lambda_function as lf
-from local.run import FakeContext
 
 CLUSTER = "arn:aws:rds:ap-northeast-2:123456789012:cluster:petclinic-dev-aurora-cluster"
 SECRET = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-1a2b3c-AbCdEf"
@@ -62,16 +61,19 @@ def test_invalid_configuration_is_a_500_that_names_nothing_secret(
 
 
 
-@pytest.mark.parametrize("timeout_s, rds_read, bedrock_read", [(60, 15, 54), (30, 7, 24), (900, 50, 300)])
-def test_client_timeouts_fit_the_lambda_timeout(
-    env: pytest.MonkeyPatch, timeout_s: int, rds_read: int, bedrock_read: int
-) -> None:
-    env.setenv("DB_NAME", "bad name!")  # fail fast after the clients would be configured
-    lf.lambda_handler({"question": "Who owns Leo?"}, FakeContext(timeout_s))
-    assert lf.client("rds-data").meta.config.read_timeout == rds_read
-    assert lf.client("bedrock-runtime").meta.config.read_timeout == bedrock_read
-    # within the Lambda timeout: every retry of a read timeout still ends before it
-    assert rds_read * 2 < timeout_s or timeout_s >= 120
+@pytest.mark.parametrize("budget_s", [1.0, 1.9, 7.9, 29.0, 54.0, 120.5, 899.0])
+@pytest.mark.parametrize("service", ["rds-data", "bedrock-runtime"])
+def test_a_call_never_outlives_its_budget(env: pytest.MonkeyPatch, service: str, budget_s: float) -> None:
+    config = lf.client(service, budget_s).meta.config
+    per_attempt = config.connect_timeout + config.read_timeout
+    assert per_attempt <= budget_s
+    assert per_attempt > min(budget_s, lf.DATA_API_MAX_S if service == "rds-data" else budget_s) / 2  # not needlessly short
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}  # one attempt, counted as botocore counts
+
+
+def test_no_budget_no_call(env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(lf.UpstreamTimeout):
+        lf.client("bedrock-runtime", 0.9)
 
 
 @pytest.mark.parametrize("missing", ["region", "credentials"])
@@ -98,3 +100,20 @@ def test_debug_logging_never_shows_sql_parameters_or_prompts(
     logged = " ".join(str(vars(record)) for record in caplog.records)
     assert "Leopoldina" not in logged
     assert "SELECT" not in logged
+
+
+@pytest.mark.parametrize("level, expected", [("TRACE", "DEBUG"), ("DEBUG", "DEBUG"), ("INFO", "INFO"), ("WARN", "WARNING"),
+                                             ("ERROR", "ERROR"), ("FATAL", "CRITICAL"), ("", "INFO"), ("nonsense", "INFO")])
+def test_every_lambda_log_level_imports(level: str, expected: str) -> None:
+    """Lambda's application_log_level allows TRACE and FATAL, which logging does not know."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(lf.__file__).resolve().parent
+    code = "import logging, lambda_function as lf; print(logging.getLevelName(lf.logger.level))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "AWS_LAMBDA_LOG_LEVEL": level}, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == expected

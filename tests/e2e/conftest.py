@@ -1,0 +1,23 @@
+"""Fixtures of the end-to-end tests that use scripted endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import lambda_function as lf
+import scripted
+from local import run as local_run
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """The local endpoints on SQLite, ready for one service to be pointed at a scripted endpoint."""
+    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0)
+    with local_run.local_endpoints(None) as endpoints:
+        lf._clients.clear()
+        lf._settings = None
+        yield endpoints
+    scripted.shutdown_all()
