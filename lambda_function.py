@@ -732,21 +732,13 @@ def _is_server_error(code: str) -> bool:
     return code.isdigit() and code.startswith("5")
 
 
-def _execute(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Run one parameterised statement through the Data API and return rows as dicts.
-
-    Bounded by the request's deadline, leaving time for the model call that follows; one attempt."""
-    started = time.perf_counter()
-    budget_s = current_deadline().budget_s(RESPONSE_RESERVE_MS + MODEL_CALL_RESERVE_MS)
+def _data_call(settings: Settings, operation: str, reserve_ms: int, **params: Any) -> dict[str, Any]:
+    """Every Data API call goes through here: one attempt, bounded by the request's deadline (leaving
+    ``reserve_ms`` for what follows), and every failure turned into a DataError or ConfigurationError."""
+    budget_s = current_deadline().budget_s(RESPONSE_RESERVE_MS + reserve_ms)
     try:
-        response = client("rds-data", budget_s).execute_statement(
-            resourceArn=settings.db_cluster_arn,
-            secretArn=settings.db_secret_arn,
-            database=settings.db_name,
-            sql=sql,
-            parameters=[_sql_parameter(name, value) for name, value in (params or {}).items()],
-            includeResultMetadata=True,
-        )
+        response = getattr(client("rds-data", budget_s), operation)(
+            resourceArn=settings.db_cluster_arn, secretArn=settings.db_secret_arn, **params)
     except ClientError as err:
         code = _error_code(err)
         logger.warning("data api error", extra={"error_code": code})
@@ -770,9 +762,42 @@ def _execute(settings: Settings, sql: str, params: dict[str, Any] | None = None)
         raise DataError("The database could not be reached.", "database_unreachable") from err
     except (AttributeError, TypeError, ValueError, KeyError) as err:  # botocore parsing a body of the wrong shape
         raise _bad_data(type(err).__name__) from err
-    rows = decode_records(response)
+    if not isinstance(response, dict):
+        raise _bad_data("response is not an object")
+    return response
+
+
+def _statement(settings: Settings, sql: str, params: dict[str, Any] | None, transaction_id: str | None,
+               reserve_ms: int) -> dict[str, Any]:
+    extra = {"transactionId": transaction_id} if transaction_id else {}
+    return _data_call(settings, "execute_statement", reserve_ms, database=settings.db_name, sql=sql,
+                      parameters=[_sql_parameter(name, value) for name, value in (params or {}).items()],
+                      includeResultMetadata=True, **extra)
+
+
+def _execute(settings: Settings, sql: str, params: dict[str, Any] | None = None,
+             transaction_id: str | None = None) -> list[dict[str, Any]]:
+    """Run one parameterised SELECT through the Data API and return rows as dicts.
+
+    Bounded by the request's deadline, leaving time for the model call that follows (none follows
+    a statement of a write transaction); one attempt."""
+    started = time.perf_counter()
+    reserve = 0 if transaction_id else MODEL_CALL_RESERVE_MS
+    rows = decode_records(_statement(settings, sql, params, transaction_id, reserve))
     logger.debug("statement", extra={"rows": len(rows), "ms": round((time.perf_counter() - started) * 1000, 1)})
     return rows
+
+
+def _insert(settings: Settings, sql: str, params: dict[str, Any], transaction_id: str) -> int:
+    """Run one INSERT in a transaction; the new row's key (Aurora MySQL reports it in generatedFields)."""
+    response = _statement(settings, sql, params, transaction_id, 0)
+    fields = response.get("generatedFields")
+    if response.get("numberOfRecordsUpdated") != 1 or not isinstance(fields, list) or not fields:
+        raise _bad_data("insert reported no new row")
+    new_id = decode_field(fields[0])
+    if not isinstance(new_id, int) or isinstance(new_id, bool):
+        raise _bad_data("generated key is not an integer")
+    return new_id
 
 
 def _status_for_data_error(err: DataError) -> AppError:
@@ -1480,9 +1505,10 @@ def run_tool(settings: Settings, tool_use: dict[str, Any]) -> dict[str, Any]:
     status = "success"
     content: dict[str, Any]
     try:
-        if name not in TOOLS:
-            raise ToolInputError("unknown tool; use one of " + ", ".join(TOOLS))
-        content = {"json": TOOLS[name][0](settings, args)}
+        tools = tools_for(settings)
+        if name not in tools:
+            raise ToolInputError("unknown tool; use one of " + ", ".join(tools))
+        content = {"json": tools[name][0](settings, args)}
     except ToolInputError as err:
         status, content = "error", {"text": f"Invalid input: {err}"}
     except DataError as err:
@@ -1498,13 +1524,419 @@ def run_tool(settings: Settings, tool_use: dict[str, Any]) -> dict[str, Any]:
 
 def tool_label(name: Any) -> str:
     """A tool name fit for the log: ours, or "unknown" (the model controls the name; it may hold data)."""
-    return name if isinstance(name, str) and name in TOOLS else "unknown"
+    return name if isinstance(name, str) and (name in TOOLS or name in WRITE_TOOLS) else "unknown"
 
 
 def refused_tool(tool_use: dict[str, Any], reason: str) -> dict[str, Any]:
     """An error toolResult for a call we do not run (over the per-round cap, or an oversized input)."""
     logger.info("tool", extra={"tool": tool_label(tool_use.get("name")), "status": "refused"})
     return {"toolResult": {"toolUseId": tool_use.get("toolUseId"), "content": [{"text": reason}], "status": "error"}}
+
+
+# --------------------------------------------------------------------------------------------
+# Writes: add an owner, a pet or a visit. Off by default. The model can only propose; the asker's
+# next turn confirms; the write is one Data API transaction; a retried confirmation writes once.
+# --------------------------------------------------------------------------------------------
+
+PENDING_ITEM = "~pending"  # sorts after every turn# item: one pending action per conversation
+PENDING_MINUTES = 10
+_CONFIRM = frozenset("yes y yep confirm confirmed ok okay sure 네 예 응 확인 좋아요 그래요 넵".split()) | {
+    "yes please", "yes confirm", "please do", "네 확인", "네 추가해 주세요", "확인했어요", "확인합니다"}
+_CANCEL = frozenset("no n nope cancel stop 아니요 아니오 아니 취소 아뇨".split()) | {
+    "no thanks", "cancel it", "취소해", "취소해 주세요", "취소할게요", "하지 마"}
+_PHONE_RE = re.compile(r"\d{1,12}")
+# Column sizes of the PetClinic schema (VARCHAR lengths).
+_LENGTHS = {"first_name": 30, "last_name": 30, "address": 255, "city": 80, "name": 30, "description": 255}
+
+_ACTIVE_CONVERSATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("petclinic_conversation",
+                                                                                  default=None)
+
+
+def reply_intent(text: str) -> str | None:
+    """confirm, cancel, or None: only a short reply that is plainly one of them counts."""
+    words = re.sub(r"[\s.!?~,]+", " ", text.lower()).strip()
+    if words in _CONFIRM:
+        return "confirm"
+    if words in _CANCEL:
+        return "cancel"
+    return None
+
+
+def _required_text(args: dict[str, Any], name: str, label: str | None = None) -> str:
+    value = args.get(name)
+    label = label or name
+    if not isinstance(value, str) or not unicodedata.normalize("NFC", value).strip():
+        raise ToolInputError(f"{label} must not be blank")
+    value = unicodedata.normalize("NFC", value).strip()
+    if not _visible(value):
+        raise ToolInputError(f"{label} must not be blank")
+    limit = _LENGTHS.get(name, 255)
+    if len(value) > limit:
+        raise ToolInputError(f"{label} must be at most {limit} characters")
+    return value
+
+
+def _positive_id(args: dict[str, Any], name: str) -> int:
+    value = args.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ToolInputError(f"{name} must be a positive integer from the search tools")
+    return value
+
+
+def _owner_row(settings: Settings, owner_id: int, transaction_id: str | None = None) -> dict[str, Any]:
+    rows = _execute(settings, "SELECT o.id, o.first_name, o.last_name, o.city FROM owners o WHERE o.id = :id",
+                    {"id": owner_id}, transaction_id)
+    if not rows:
+        raise ToolInputError(f"no owner has owner_id {owner_id}")
+    return rows[0]
+
+
+def validate_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    values = {name: _required_text(args, name) for name in ("first_name", "last_name", "address", "city")}
+    phone = args.get("telephone")
+    phone = re.sub(r"[\s-]", "", phone) if isinstance(phone, str) else phone
+    if not isinstance(phone, str) or not _PHONE_RE.fullmatch(phone):
+        raise ToolInputError("telephone must be 1 to 12 digits (no letters or symbols)")
+    return {**values, "telephone": phone}
+
+
+def _type_row(settings: Settings, name: str, transaction_id: str | None = None) -> dict[str, Any]:
+    rows = _execute(settings, "SELECT t.id, t.name FROM types t WHERE LOWER(t.name) = LOWER(:name)",
+                    {"name": name}, transaction_id)
+    if not rows:
+        known = ", ".join(sorted(str(r["name"]) for r in _execute(settings, "SELECT t.name FROM types t ORDER BY t.name",
+                                                                   None, transaction_id)))
+        raise ToolInputError(f'there is no pet type "{name}"; the types are: {known}')
+    return rows[0]
+
+
+def _same_pet_name(settings: Settings, owner_id: int, name: str, transaction_id: str | None = None) -> bool:
+    rows = _execute(settings, "SELECT COUNT(*) AS n FROM pets p WHERE p.owner_id = :owner AND LOWER(p.name) = LOWER(:name)",
+                    {"owner": owner_id, "name": name}, transaction_id)
+    return bool(rows and rows[0]["n"])
+
+
+def validate_pet(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    owner_id = _positive_id(args, "owner_id")
+    name = _required_text(args, "name", "the pet's name")
+    birth = _date_arg(args, "birth_date")
+    if birth is None:
+        raise ToolInputError("birth_date is required (YYYY-MM-DD)")
+    if birth > date.today():
+        raise ToolInputError("birth_date must not be in the future")
+    type_name = _required_text(args, "type", "type")
+    owner = _owner_row(settings, owner_id)
+    pet_type = _type_row(settings, type_name)
+    if _same_pet_name(settings, owner_id, name):
+        raise ToolInputError(f'owner {owner_id} already has a pet named "{name}"')
+    return {"owner_id": owner_id, "name": name, "birth_date": birth.isoformat(), "type_id": pet_type["id"],
+            "type": pet_type["name"], "owner": display_name(owner["first_name"], owner["last_name"])}
+
+
+def _pet_row(settings: Settings, owner_id: int, pet_name: str, transaction_id: str | None = None) -> dict[str, Any]:
+    rows = _execute(settings, "SELECT p.id, p.name FROM pets p WHERE p.owner_id = :owner AND LOWER(p.name) = LOWER(:name)"
+                    " ORDER BY p.id LIMIT 2", {"owner": owner_id, "name": pet_name}, transaction_id)
+    if not rows:
+        raise ToolInputError(f'owner {owner_id} has no pet named "{pet_name}"')
+    if len(rows) > 1:
+        raise ToolInputError(f'owner {owner_id} has more than one pet named "{pet_name}"')
+    return rows[0]
+
+
+def validate_visit(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    owner_id = _positive_id(args, "owner_id")
+    pet_name = _required_text(args, "pet_name", "pet_name")
+    description = _required_text(args, "description")
+    visit_date = _date_arg(args, "visit_date") or date.today()
+    owner = _owner_row(settings, owner_id)
+    pet = _pet_row(settings, owner_id, pet_name)
+    return {"pet_id": pet["id"], "pet": pet["name"], "visit_date": visit_date.isoformat(), "description": description,
+            "owner_id": owner_id, "owner": display_name(owner["first_name"], owner["last_name"])}
+
+
+class WriteKind(NamedTuple):
+    table: str
+    validate: Callable[[Settings, dict[str, Any]], dict[str, Any]]
+    insert: str
+    read_back: str
+
+
+WRITE_KINDS: dict[str, WriteKind] = {
+    "add_owner": WriteKind(
+        "owners", validate_owner,
+        "INSERT INTO owners (first_name, last_name, address, city, telephone)"
+        " VALUES (:first_name, :last_name, :address, :city, :telephone)",
+        "SELECT o.id, o.first_name, o.last_name, o.address, o.city, o.telephone FROM owners o WHERE o.id = :id"),
+    "add_pet": WriteKind(
+        "pets", validate_pet,
+        "INSERT INTO pets (name, birth_date, type_id, owner_id) VALUES (:name, :birth_date, :type_id, :owner_id)",
+        "SELECT p.id, p.name, p.birth_date, t.name AS type, o.first_name, o.last_name FROM pets p"
+        " JOIN types t ON t.id = p.type_id JOIN owners o ON o.id = p.owner_id WHERE p.id = :id"),
+    "add_visit": WriteKind(
+        "visits", validate_visit,
+        "INSERT INTO visits (pet_id, visit_date, description) VALUES (:pet_id, :visit_date, :description)",
+        "SELECT v.id, v.visit_date, v.description, p.name AS pet, o.first_name, o.last_name FROM visits v"
+        " JOIN pets p ON p.id = v.pet_id JOIN owners o ON o.id = p.owner_id WHERE v.id = :id"),
+}
+_INSERT_COLUMNS = {"add_owner": ("first_name", "last_name", "address", "city", "telephone"),
+                   "add_pet": ("name", "birth_date", "type_id", "owner_id"),
+                   "add_visit": ("pet_id", "visit_date", "description")}
+
+
+def propose(settings: Settings, args: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A write tool: validate, store as the conversation's one pending action, write nothing."""
+    conversation_id = _ACTIVE_CONVERSATION.get()
+    if not conversation_id:
+        raise ToolInputError("writes need a conversation (conversation_id or the chat cookie)")
+    values = WRITE_KINDS[kind].validate(settings, args)
+    action = {"id": uuid.uuid4().hex, "kind": kind, "values": values}
+    save_pending(settings, conversation_id, action)
+    return {"status": "awaiting_confirmation", "nothing_written_yet": True, "would_write": {"action": kind, **values},
+            "next": "Tell the user exactly what would be written and ask them to reply yes to confirm or no to"
+                    f" cancel (the proposal expires in {PENDING_MINUTES} minutes)."}
+
+
+# -- the pending action, in the conversation's partition
+
+
+def _pending_key(conversation_id: str) -> dict[str, Any]:
+    return {"conversation_id": {"S": conversation_id}, "item": {"S": PENDING_ITEM}}
+
+
+def save_pending(settings: Settings, conversation_id: str, action: dict[str, Any]) -> None:
+    """Replace the conversation's pending action (never one that is being written right now)."""
+    try:
+        client("dynamodb", MEMORY_CALL_S).put_item(
+            TableName=settings.conversation_table,
+            Item={**_pending_key(conversation_id), "action": {"S": json.dumps(action, ensure_ascii=False)},
+                  "action_id": {"S": action["id"]}, "status": {"S": "pending"},
+                  "expires_at": {"N": str(int(time.time()) + PENDING_MINUTES * 60)}},
+            ConditionExpression="attribute_not_exists(#s) OR #s <> :committing",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":committing": {"S": "committing"}},
+        )
+    except Exception as err:
+        _memory_failed("save_pending", err)
+        raise ToolInputError("the proposal could not be saved; nothing was written, try again shortly") from err
+
+
+def load_pending(settings: Settings, conversation_id: str) -> dict[str, Any] | None:
+    response = client("dynamodb", MEMORY_CALL_S).query(
+        TableName=settings.conversation_table,
+        KeyConditionExpression="conversation_id = :c AND #i = :p",
+        ExpressionAttributeNames={"#i": "item"},
+        ExpressionAttributeValues={":c": {"S": conversation_id}, ":p": {"S": PENDING_ITEM}},
+        ConsistentRead=True,
+    )
+    items = response.get("Items") or []
+    return items[0] if items else None
+
+
+def _set_status(settings: Settings, conversation_id: str, action_id: str, new: str, expected: str,
+                result: str | None = None) -> bool:
+    """Move the pending action from ``expected`` to ``new``; False when someone else moved it first."""
+    names = {"#s": "status"}
+    values = {":new": {"S": new}, ":old": {"S": expected}, ":id": {"S": action_id}}
+    update = "SET #s = :new"
+    if result is not None:
+        update += ", #r = :result"
+        names["#r"] = "result"
+        values[":result"] = {"S": result}
+    try:
+        client("dynamodb", MEMORY_CALL_S).update_item(
+            TableName=settings.conversation_table, Key=_pending_key(conversation_id), UpdateExpression=update,
+            ConditionExpression="#s = :old AND action_id = :id", ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values)
+        return True
+    except ClientError as err:
+        if _error_code(err) == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+# -- the transaction
+
+
+def _transaction(settings: Settings, work: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """BeginTransaction, the work's statements, CommitTransaction; RollbackTransaction on any failure."""
+    begun = _data_call(settings, "begin_transaction", 0, database=settings.db_name)
+    transaction_id = begun.get("transactionId")
+    if not isinstance(transaction_id, str) or not transaction_id:
+        raise _bad_data("no transactionId")
+    try:
+        result = work(transaction_id)
+        _data_call(settings, "commit_transaction", 0, transactionId=transaction_id)
+        return result
+    except BaseException:
+        try:
+            _data_call(settings, "rollback_transaction", -RESPONSE_RESERVE_MS, transactionId=transaction_id)
+        except Exception as err:  # the Data API ends an abandoned transaction itself; nothing was committed
+            logger.warning("rollback failed", extra={"error_type": type(err).__name__})
+        raise
+
+
+def execute_write(settings: Settings, action: dict[str, Any]) -> dict[str, Any]:
+    """Re-check inside the transaction (a duplicate or a vanished owner since the proposal), insert, read back."""
+    kind, values = WRITE_KINDS[action["kind"]], action["values"]
+
+    def work(transaction_id: str) -> dict[str, Any]:
+        if action["kind"] in ("add_pet", "add_visit"):
+            _owner_row(settings, values["owner_id"], transaction_id)
+        if action["kind"] == "add_pet" and _same_pet_name(settings, values["owner_id"], values["name"], transaction_id):
+            raise ToolInputError(f'owner {values["owner_id"]} already has a pet named "{values["name"]}"')
+        if action["kind"] == "add_owner":
+            same = _execute(settings, "SELECT COUNT(*) AS n FROM owners o WHERE o.first_name = :first_name"
+                            " AND o.last_name = :last_name AND o.telephone = :telephone",
+                            {k: values[k] for k in ("first_name", "last_name", "telephone")}, transaction_id)
+            if same and same[0]["n"]:
+                raise ToolInputError("an owner with this name and telephone already exists")
+        params = {column: values[column] for column in _INSERT_COLUMNS[action["kind"]]}
+        new_id = _insert(settings, kind.insert, params, transaction_id)
+        rows = _execute(settings, kind.read_back, {"id": new_id}, transaction_id)
+        if not rows:
+            raise DataError("The new row could not be read back.", "database_error")
+        return rows[0]
+
+    return _transaction(settings, work)
+
+
+# -- confirmation: the asker's next turn, handled without the model
+
+
+WRITE_REPLIES = {
+    "written": ("추가했습니다: {summary}", "Done: {summary}"),
+    "already": ("이미 추가되어 있습니다: {summary}", "This was already written: {summary}"),
+    "cancelled": ("취소했습니다. 아무것도 저장하지 않았습니다.", "Cancelled. Nothing was written."),
+    "nothing": ("확인할 작업이 없습니다(만료되었거나 제안된 적이 없습니다). 아무것도 저장하지 않았습니다.",
+                "There is nothing waiting for confirmation (it expired or was never proposed). Nothing was written."),
+    "busy": ("이 작업은 지금 저장 중입니다. 잠시 후 다시 확인해 주세요.",
+             "This change is being written right now. Please check again in a moment."),
+    "refused": ("저장할 수 없습니다: {reason}. 아무것도 저장하지 않았습니다.", "It cannot be written: {reason}. Nothing was written."),
+    "unavailable": ("대기 중인 작업을 확인할 수 없습니다. 아무것도 저장하지 않았습니다. 잠시 후 다시 시도해 주세요.",
+                    "The pending change could not be checked. Nothing was written; please try again shortly."),
+}
+
+
+def _reply(kind: str, language: str, **values: str) -> str:
+    korean, english = WRITE_REPLIES[kind]
+    return (korean if language.startswith("ko") else english).format(**values)
+
+
+def summarize(kind: str, row: dict[str, Any], language: str) -> str:
+    """What was written, from the row read back (the asker's language)."""
+    ko = language.startswith("ko")
+    if kind == "add_owner":
+        name = display_name(row["first_name"], row["last_name"])
+        where = f'{row["address"]}, {row["city"]}'
+        return f'보호자 {name} ({where}, 전화 {row["telephone"]})' if ko else f'owner {name} ({where}, tel {row["telephone"]})'
+    owner = display_name(row["first_name"], row["last_name"])
+    if kind == "add_pet":
+        if ko:
+            return f'반려동물 {row["name"]} ({row["type"]}, {row["birth_date"]} 생) — 보호자 {owner}'
+        return f'pet {row["name"]} ({row["type"]}, born {row["birth_date"]}) for owner {owner}'
+    if ko:
+        return f'{row["pet"]}의 방문 {row["visit_date"]}: {row["description"]} (보호자 {owner})'
+    return f'visit of {row["pet"]} on {row["visit_date"]}: {row["description"]} (owner {owner})'
+
+
+def settle_pending(settings: Settings, conversation_id: str, intent: str, language: str,
+                   request_id: str) -> tuple[str, dict[str, Any] | None]:
+    """Confirm or cancel the pending action. Returns the answer text and, after a write, what was written.
+
+    Idempotent: the action is claimed with a conditional update (pending -> committing) before the
+    transaction, so a retried or concurrent confirmation cannot write it again; a retry after the
+    write answers with the stored result."""
+    try:
+        item = load_pending(settings, conversation_id)
+    except Exception as err:
+        _memory_failed("load_pending", err)
+        return _reply("unavailable", language), None
+    if item is None or float(item.get("expires_at", {}).get("N", "0")) <= time.time():
+        return _reply("nothing", language), None
+    try:
+        action = json.loads(_text_attr(item, "action"))
+        status, action_id = _text_attr(item, "status"), _text_attr(item, "action_id")
+        if action.get("kind") not in WRITE_KINDS or not isinstance(action.get("values"), dict):
+            raise ValueError("unknown action")
+    except (ValueError, AttributeError) as err:
+        _memory_failed("load_pending", err)
+        return _reply("unavailable", language), None
+    if status == "done":
+        return _reply("already", language, summary=_text_attr(item, "result")), None
+    if status == "committing":
+        return _reply("busy", language), None
+    if status != "pending":  # cancelled or failed earlier
+        return _reply("nothing", language), None
+    if intent == "cancel":
+        _set_status(settings, conversation_id, action_id, "cancelled", "pending")
+        return _reply("cancelled", language), None
+    try:
+        claimed = _set_status(settings, conversation_id, action_id, "committing", "pending")
+    except Exception as err:
+        _memory_failed("claim_pending", err)
+        return _reply("unavailable", language), None
+    if not claimed:
+        return _reply("busy", language), None
+    try:
+        row = execute_write(settings, action)
+    except ToolInputError as err:
+        _set_status(settings, conversation_id, action_id, "failed", "committing")
+        return _reply("refused", language, reason=str(err)), None
+    except BaseException:
+        try:  # nothing was committed: the asker may confirm again
+            _set_status(settings, conversation_id, action_id, "pending", "committing")
+        except Exception as err:
+            _memory_failed("release_pending", err)
+        raise
+    summary = summarize(action["kind"], row, language)
+    try:  # committed: a failure here only means a retry answers "being written" until the action expires
+        _set_status(settings, conversation_id, action_id, "done", "committing", summary)
+    except Exception as err:
+        _memory_failed("finish_pending", err)
+    logger.info("audit", extra={"audit": {"conversation_id": conversation_id, "action": action["kind"],
+                                          "table": WRITE_KINDS[action["kind"]].table, "row_id": row["id"],
+                                          "request_id": request_id}})
+    return _reply("written", language, summary=summary), {"action": action["kind"], "id": row["id"]}
+
+
+# -- the write tools (offered to the model only when writes are enabled)
+
+_WRITE_NOTE = " Writes nothing: stores a proposal the user must confirm in their next message."
+WRITE_TOOLS: dict[str, tuple[Callable[[Settings, dict[str, Any]], dict[str, Any]], str, dict[str, Any]]] = {
+    "propose_add_owner": (partial(propose, kind="add_owner"), "Propose adding a new owner." + _WRITE_NOTE,
+                          _schema({"first_name": _S, "last_name": _S, "address": _S, "city": _S,
+                                   "telephone": {"type": "string", "description": "1-12 digits"}},
+                                  ["first_name", "last_name", "address", "city", "telephone"])),
+    "propose_add_pet": (partial(propose, kind="add_pet"),
+                        "Propose adding a pet to an owner (owner_id from search_owners)." + _WRITE_NOTE,
+                        _schema({"owner_id": {"type": "integer"}, "name": _S,
+                                 "type": {"type": "string", "description": "an existing pet type, e.g. cat, dog"},
+                                 "birth_date": _DATE}, ["owner_id", "name", "type", "birth_date"])),
+    "propose_add_visit": (partial(propose, kind="add_visit"),
+                          "Propose recording a visit for an owner's pet (owner_id from search_owners)." + _WRITE_NOTE,
+                          _schema({"owner_id": {"type": "integer"}, "pet_name": _S, "visit_date": _DATE,
+                                   "description": _S}, ["owner_id", "pet_name", "description"])),
+}
+WRITES_PROMPT = """
+
+Writes: you may propose adding an owner, a pet or a visit with the propose_* tools. A proposal writes \
+nothing. After proposing, tell the user exactly what would be written and ask them to reply "yes" \
+(네) to confirm or "no" (아니요) to cancel. Never say that anything was written or saved."""
+
+
+def tools_for(settings: Settings) -> dict[str, Any]:
+    return {**TOOLS, **WRITE_TOOLS} if settings.writes_enabled else TOOLS
+
+
+def tool_config_for(settings: Settings) -> dict[str, Any]:
+    if not settings.writes_enabled:
+        return TOOL_CONFIG
+    return {"tools": TOOL_CONFIG["tools"] + [
+        {"toolSpec": {"name": name, "description": spec[1], "inputSchema": spec[2]}} for name, spec in WRITE_TOOLS.items()]}
+
+
+def system_prompt_for(settings: Settings) -> str:
+    return SYSTEM_PROMPT + WRITES_PROMPT if settings.writes_enabled else SYSTEM_PROMPT
 
 
 # --------------------------------------------------------------------------------------------
@@ -1578,9 +2010,9 @@ def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]],
         try:
             response = client("bedrock-runtime", budget_s).converse(
                 modelId=model_id,
-                system=[{"text": SYSTEM_PROMPT}],
+                system=[{"text": system_prompt_for(settings)}],
                 messages=messages,
-                toolConfig=TOOL_CONFIG,
+                toolConfig=tool_config_for(settings),
                 inferenceConfig={"maxTokens": settings.max_output_tokens, "temperature": 0},
             )
         except ClientError as err:
@@ -1675,7 +2107,7 @@ def _bounded_tool_use(tool_use: dict[str, Any]) -> dict[str, Any]:
     name = tool_use.get("name")
     oversized = _tool_input_size(tool_use) > MAX_TOOL_INPUT_CHARS
     return {"toolUseId": tool_use["toolUseId"],
-            "name": name if isinstance(name, str) and name in TOOLS else "unknown_tool",
+            "name": name if isinstance(name, str) and (name in TOOLS or name in WRITE_TOOLS) else "unknown_tool",
             "input": {"omitted": "input too large"} if oversized else tool_use.get("input")}
 
 
@@ -1785,12 +2217,21 @@ TRUNCATED_NOTES = {
 
 
 def answer(question: Question, settings: Settings, deadline: Deadline, conversation_id: str | None = None,
-           usage: Usage | None = None) -> dict[str, Any]:
-    """Prefetch and history side by side, then the model; the turn is stored once the answer is ready."""
+           usage: Usage | None = None, request_id: str = "") -> dict[str, Any]:
+    """Prefetch and history side by side, then the model; the turn is stored once the answer is ready.
+
+    With writes on, a plain "yes"/"no" settles the conversation's pending write without the model."""
     token = _DEADLINE.set(deadline)  # every dependency call below (threads included) is bounded by it
+    active = _ACTIVE_CONVERSATION.set(conversation_id if settings.memory else None)
     try:
         model_id = model_id_for(settings, deadline)
         remember = settings.memory and conversation_id is not None
+        intent = reply_intent(question.text) if settings.writes_enabled and remember else None
+        if intent and conversation_id:
+            text, written = settle_pending(settings, conversation_id, intent, question.language, request_id)
+            save_turn(settings, conversation_id, PastTurn(question.text, text), deadline)
+            return {"answer": text, "truncated": False, "model_id": model_id, "usage": (usage or Usage()).as_dict(),
+                    "history_turns": 0, **({"written": written} if written else {})}
         pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, conversation_id)
                    if remember and conversation_id else None)
         facts = prefetch(settings, extract_names(question.text))
@@ -1803,6 +2244,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
         if remember and conversation_id:
             save_turn(settings, conversation_id, PastTurn(question.text, text), deadline)
     finally:
+        _ACTIVE_CONVERSATION.reset(active)
         _DEADLINE.reset(token)
     return {"answer": text, "truncated": reply.truncated, "model_id": model_id, "usage": usage.as_dict(),
             "history_turns": len(turns)}
@@ -1909,7 +2351,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return respond(HTTPStatus.OK, {**health(call, event, settings, deadline), "request_id": request_id},
                            call.source, headers)
         conversation_id, set_cookie = conversation_for(call, question, settings)
-        result = answer(question, settings, deadline, conversation_id, usage)
+        result = answer(question, settings, deadline, conversation_id, usage, request_id)
         if set_cookie and conversation_id:
             headers["Set-Cookie"] = conversation_cookie(call, conversation_id, settings)
         logger.info("answered", extra={"request_id": request_id, "source": call.source, "route": call.route,
