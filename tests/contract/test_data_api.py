@@ -110,8 +110,11 @@ def test_placeholders_never_inline_values() -> None:
 
 
 def test_prefetch_makes_at_most_three_statements(settings: lf.Settings) -> None:
-    statements = lf._prefetch_sql(lf.extract_names("Is George a pet, an owner or a vet in Madison?"))
+    # Everything the prefetch can look up at once: names, a city, a period, per-city counts, totals, vets.
+    names = lf.extract_names("Is George a pet, an owner or a vet in Madison? How many visits per city in 2024?")
+    assert names.period and names.aggregates and names.vets
+    statements = lf._prefetch_sql(names)
     assert len(statements) == 3
-    for sql, params in statements:
+    for sql, params in statements.values():
         assert "George" not in sql and "Madison" not in sql
         assert "George" in params.values()
