@@ -66,12 +66,23 @@ def test_per_city_words_ask_for_owners_per_city(settings_env: lf.Settings, local
 
 
 def test_name_in_the_other_script_is_reported_with_where_it_was_searched(settings_env: lf.Settings) -> None:
-    facts = facts_for(settings_env, "코코의 보호자는 누구야?")
+    facts = facts_for(settings_env, "맥스의 보호자는 누구야?")  # Max, beyond the simple transliteration
     (entry,) = facts["not_found"]
-    assert entry["term"].startswith("코코") and entry["script"] == "Hangul"
+    assert entry["term"].startswith("맥스") and entry["script"] == "Hangul"
     assert "Latin" in entry["hint"] and "vet" in entry["searched_in"]
-    (latin,) = facts_for(settings_env, "Who owns Seoyeon?")["not_found"]
+    (latin,) = facts_for(settings_env, "Who owns Zorro?")["not_found"]
     assert latin["script"] == "Latin" and "Hangul" in latin["hint"]
+
+
+@pytest.mark.parametrize("question, key, expected", [
+    ("코코의 보호자는 누구야?", "pets", "Coco"), ("Who owns Bori?", "pets", "보리"),
+    ("Which owners live in Seoul?", "owners_in_named_city", "이서연"), ("What is Seoyeon Lee's phone number?", "owners", "이서연"),
+])
+def test_simple_transliterations_find_names_typed_in_the_other_script(settings_env: lf.Settings, question: str,
+                                                                      key: str, expected: str) -> None:
+    facts = facts_for(settings_env, question)
+    assert expected in {item["name"] for item in facts[key]}
+    assert not not_found_terms(facts)
 
 
 @pytest.mark.parametrize("question, key, expected", [

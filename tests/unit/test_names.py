@@ -96,3 +96,15 @@ def test_the_contract_tests_question_needs_no_prefetch() -> None:
     from lambda_function import _prefetch_sql
 
     assert _prefetch_sql(extract_names("and the pets?")) == {}
+
+
+def test_transliteration_both_ways() -> None:
+    from lambda_function import MAX_TRANSLITERATIONS, hangul_to_latin, latin_to_hangul
+
+    assert "coco" in hangul_to_latin("코코") and "leo" in hangul_to_latin("레오")
+    assert len(hangul_to_latin("럭키")) <= MAX_TRANSLITERATIONS
+    assert latin_to_hangul("Bori") == "보리" and latin_to_hangul("Seoul") == "서울" and latin_to_hangul("Lee") == "이"
+    assert latin_to_hangul("Zorro") is None
+    assert ("이", "서연") in extract_names("Seoyeon Lee's phone?").full_names
+    names = extract_names("코코의 보호자는?")
+    assert "coco" in names.values and names.values.index("coco") > names.values.index("코코")  # typed forms first
