@@ -165,12 +165,16 @@ def conversation_table() -> Any:
     return server
 
 
-def run(questions: list[dict[str, Any]], bedrock: str, db_url: str | None) -> dict[str, Any]:
+def run(questions: list[dict[str, Any]], bedrock: str, db_url: str | None, transliterate: bool = True) -> dict[str, Any]:
+    """``transliterate=False`` measures the handler with its Hangul/Latin transliteration switched off."""
+    import lambda_function as lf
+
+    saved = lf.hangul_to_latin, lf.latin_to_hangul
     with local_endpoints(db_url, bedrock) as stack:
         server = conversation_table()
         try:
-            import lambda_function as lf
-
+            if not transliterate:
+                lf.hangul_to_latin, lf.latin_to_hangul = (lambda word: []), (lambda word: None)
             lf._clients.clear()
             lf._settings = None
             capture = Capture(lf)
@@ -179,6 +183,7 @@ def run(questions: list[dict[str, Any]], bedrock: str, db_url: str | None) -> di
             model_id = lf.resolve_model_id(lf.settings_once().model_id, lf.client("bedrock-runtime").meta.region_name or "",
                                            lf.settings_once().inference_profile)
         finally:
+            lf.hangul_to_latin, lf.latin_to_hangul = saved
             server.stop()
             lf._clients.clear()
             lf._settings = None
@@ -249,6 +254,13 @@ def render(result: dict[str, Any]) -> str:
            f"| model calls per question: mean / max | {statistics.mean(calls):.2f} / {max(calls)} |",
            f"| Data API calls per question: max | {max(r['data_calls'] for r in rows)} |",
            f"| answered with status 200 | {sum(r['status'] == 200 for r in rows)} / {len(rows)} |"]
+    if "without_transliteration" in result:
+        plain = result["without_transliteration"]
+        other = [r for r in plain if r["kind"] == "other_script"]
+        out += [f"| without the Hangul/Latin transliteration: other-script questions grounded | "
+                f"{sum(r['grounded'] for r in other)} / {len(other)} (with it: "
+                f"{sum(r['grounded'] for r in rows if r['kind'] == 'other_script')} / {len(other)}) |",
+                f"| without the transliteration: first request median | {statistics.median(r['first_bytes'] for r in plain):,.0f} B |"]
     if aws:
         scored = [r for r in rows if r["status"] == 200]
         facts_ok = sum(not r["answer_missing"] for r in scored)
@@ -297,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         questions = [q for q in questions if q["id"] in args.only.split(",")]
     result = run(questions, args.bedrock, args.db)
+    if args.bedrock == "local":  # the transliteration's worth, measured on the same set (offline only: free)
+        result["without_transliteration"] = run(questions, "local", args.db, transliterate=False)["rows"]
     text = render(result)
     print(text)
     out = Path(args.out or ROOT / "eval" / ("results-aws.md" if args.bedrock == "aws" else "results.md"))

@@ -5,12 +5,29 @@ specialty, and a hint about the other script when a name matches nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import lambda_function as lf
 from local import run as local_run
+
+
+@pytest.fixture(scope="module", params=["sqlite", "mariadb"])
+def stack(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """One loaded database per engine for the module (these tests only read, or undo what they add)."""
+    db_url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else None
+    with local_run.local_endpoints(db_url) as endpoints:
+        yield endpoints
+
+
+@pytest.fixture
+def local_stack(stack: dict[str, Any]) -> dict[str, Any]:
+    lf._clients.clear()
+    lf._settings = None
+    stack["data_api"].calls = 0
+    return stack
 
 
 @pytest.fixture
@@ -41,7 +58,10 @@ def test_vet_asked_by_korean_full_name_is_found(settings_env: lf.Settings) -> No
 def test_full_name_stored_in_the_other_order_is_found(settings_env: lf.Settings, local_stack: dict[str, Any]) -> None:
     cursor = local_stack["backend"].connection().cursor()
     cursor.execute("INSERT INTO vets VALUES (40, '한', '소희')")  # first and last name swapped on entry
-    facts = facts_for(settings_env, "한소희 선생님 전문 분야 알려줘")
+    try:
+        facts = facts_for(settings_env, "한소희 선생님 전문 분야 알려줘")
+    finally:
+        cursor.execute("DELETE FROM vets WHERE id = 40")
     assert not not_found_terms(facts)
     assert any(v["name"] == "소희한" for v in facts["vets"])
 
