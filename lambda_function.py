@@ -544,7 +544,9 @@ month months day days date today yesterday week born birth old age still current
 contact details info information people person does doing came come comes brought go went good morning
 afternoon evening registered record records history have get got know want need see check weather
 january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday korean english
+monday tuesday wednesday thursday friday saturday sunday korean english he she him hers them us
+add update delete remove change create book schedule cancel register search look lookup display print
+summarize summarise explain describe compare sort ok okay sorry excuse yes great nice cool
 누구 누구야 누구예요 누구인가요 누구죠 누가 무엇 뭐 뭐야 뭐예요 어디 어디야 언제 언제야 몇 몇명 몇마리 몇살 몇건 몇번
 마리 명 건 번 살 개월 사람 분 반려동물 애완동물 동물 펫 주인 보호자 수의사 의사 선생님 원장님 방문 진료 기록 내역 전체 모든
 모두 다 목록 명단 리스트 어떤 도시 지역 동네 이름 종류 품종 타입 유형 전문 분야 전문분야 정보 상세 그리고 좀 중 중에
@@ -565,7 +567,7 @@ _KO_SYNONYMS = {
 # Endings that make a token a predicate ("알려줘", "왔어요"), never a name.
 # Unsure tokens ending so are still looked up, only never reported as not found.
 _PREDICATE_ENDINGS = ("줘", "주세요", "세요", "습니까", "나요", "었어", "았어", "였어", "했어", "어요", "아요", "는지", "까요",
-                      "니", "냐", "래", "까", "죠", "지", "요", "다", "하는", "해", "한다", "하니", "던")
+                      "니", "냐", "래", "까", "죠", "지", "요", "다", "하는", "해", "한다", "하니", "던", "어", "아", "야")
 # Aggregates asked for in so many words ("도시별" = per city); the prefetch counts them.
 _AGGREGATE_WORDS = {
     "owners_per_city": ("도시별", "지역별", "도시마다", "어느 도시", "per city", "each city", "by city", "every city",
@@ -937,7 +939,9 @@ class Facts:
     def render(self) -> str:
         """One line of JSON: values cannot start a line, and < > are escaped so no value can close the block."""
         text = json.dumps(self.doc, ensure_ascii=False, separators=(",", ":"), default=str)
-        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+            text = text.replace(char, escaped)  # also the line breaks json.dumps leaves as they are
+        return text
 
 
 _SEARCHED = "pet names, owner and vet first/last/full names (both orders), cities, pet types, specialties"
@@ -1142,16 +1146,16 @@ class _Where:
 
 
 def _person_name(where: _Where, prefix: str, name: str, key: str) -> None:
-    """Match a first name, a last name (prefix, case-insensitive) or a Korean full name."""
+    """Match a first or last name (prefix, case-insensitive) or a full name in either order ("박지훈", "Coleman Jean")."""
     clause = f"({prefix}.first_name LIKE :{key} OR {prefix}.last_name LIKE :{key}"
     params: dict[str, Any] = {key: name + "%"}
     parts = name.split()
-    if len(parts) == 2:
-        clause += f" OR ({prefix}.first_name = :{key}_a AND {prefix}.last_name = :{key}_b)"
+    if len(parts) != 2 and has_hangul(name) and 3 <= len(name) <= 4:
+        parts = [name[1:], name[0]]  # "박지훈": given name 지훈, family name 박
+    if len(parts) == 2:  # both orders: names are entered either way round
+        clause += (f" OR ({prefix}.first_name = :{key}_a AND {prefix}.last_name = :{key}_b)"
+                   f" OR ({prefix}.first_name = :{key}_b AND {prefix}.last_name = :{key}_a)")
         params.update({f"{key}_a": parts[0], f"{key}_b": parts[1]})
-    elif has_hangul(name) and 3 <= len(name) <= 4:
-        clause += f" OR ({prefix}.last_name = :{key}_a AND {prefix}.first_name = :{key}_b)"
-        params.update({f"{key}_a": name[0], f"{key}_b": name[1:]})
     where.add(clause + ")", **params)
 
 

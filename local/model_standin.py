@@ -35,6 +35,16 @@ _RELATIVE_TIME = re.compile(r"작년|올해|지난|이번 달|어제|오늘|last
                             re.IGNORECASE)
 
 
+_KO_TOTALS = {"owners": "보호자", "pets": "반려동물", "vets": "수의사", "visits": "방문", "pet_types": "동물 종류",
+              "specialties": "전문 분야"}
+
+
+def _name(first: Any, last: Any) -> str:
+    """Korean names read family name first, as the handler shows them."""
+    text = f"{first}{last}"
+    return f"{last}{first}" if any("\uac00" <= ch <= "\ud7a3" for ch in text) else f"{first} {last}"
+
+
 def _t(lang: str, ko: str, en: str) -> str:
     return ko if lang == "ko" else en
 
@@ -103,7 +113,7 @@ def _fact_sentences(facts: dict[str, Any], lang: str) -> list[str]:
             groups = ", ".join(f"{label} {n}" for label, n in facts[key].items())
             out.append(_t(lang, f"{ko}: {groups}.", f"{en}: {groups}."))
     if "totals" in facts and "period" not in facts:
-        totals = ", ".join(f"{k} {v}" for k, v in facts["totals"].items())
+        totals = ", ".join(f"{_KO_TOTALS.get(k, k) if lang == 'ko' else k} {v}" for k, v in facts["totals"].items())
         out.append(_t(lang, f"전체 수: {totals}.", f"In total: {totals}."))
     for missing in facts.get("not_found", []):
         term = missing["term"]
@@ -124,14 +134,14 @@ def _result_sentences(data: Any, lang: str) -> list[str]:
         span = f'{data["date_from"]} ~ {data["date_to"]}' if data["date_from"] or data["date_to"] else _t(lang, "전체 기간", "all time")
         return [_t(lang, f"방문 {data['visits']}건 ({span}).", f"{data['visits']} visits ({span}).")]
     if data.get("metric") == "totals":
-        totals = ", ".join(f"{k} {v}" for k, v in data.items() if k != "metric")
+        totals = ", ".join(f"{_KO_TOTALS.get(k, k) if lang == 'ko' else k} {v}" for k, v in data.items() if k != "metric")
         return [_t(lang, f"전체 수: {totals}.", f"In total: {totals}.")]
     if "owners" in data:
-        return [", ".join(f'{o["first_name"]} {o["last_name"]} ({o["city"]})' for o in data["owners"]) or _t(lang, "없음.", "None.")]
+        return [", ".join(f'{_name(o["first_name"], o["last_name"])} ({o["city"]})' for o in data["owners"]) or _t(lang, "없음.", "None.")]
     if "pets" in data and "owner" not in data:
         return [", ".join(f'{p["name"]} ({p["type"]})' for p in data["pets"]) or _t(lang, "없음.", "None.")]
     if "vets" in data:
-        return [", ".join(f'{v["first_name"]} {v["last_name"]}: {", ".join(v["specialties"]) or "-"}' for v in data["vets"])]
+        return [", ".join(f'{_name(v["first_name"], v["last_name"])}: {", ".join(v["specialties"]) or "-"}' for v in data["vets"])]
     if "visits" in data and isinstance(data["visits"], list):
         return ["; ".join(f'{v["visit_date"]} {v["pet_name"]} {v["description"]}' for v in data["visits"]) or _t(lang, "없음.", "None.")]
     return [_t(lang, "결과를 요약할 수 없습니다.", "I cannot summarise that result.")]

@@ -143,3 +143,14 @@ def test_tools_match_case_insensitively(settings_env: lf.Settings, args: dict[st
     assert len(lf.tool_search_pets(settings_env, {"type": "CAT", "limit": 50})["pets"]) == 5
     assert len(lf.tool_list_vets(settings_env, {"specialty": "Radiology"})["vets"]) == 2
     assert lf.tool_search_owners(settings_env, {"city": "monona"})["count"] == 2
+
+
+def test_tools_match_full_names_in_both_orders(settings_env: lf.Settings, local_stack: dict[str, Any]) -> None:
+    assert lf.tool_search_owners(settings_env, {"name": "Coleman Jean"})["count"] == 1
+    assert lf.tool_list_vets(settings_env, {"name": "박지훈"})["count"] == 1
+    cursor = local_stack["backend"].connection().cursor()
+    cursor.execute("INSERT INTO vets VALUES (41, '한', '소희')")  # first and last name swapped on entry
+    try:
+        assert lf.tool_list_vets(settings_env, {"name": "한소희"})["count"] == 1
+    finally:
+        cursor.execute("DELETE FROM vets WHERE id = 41")
