@@ -543,6 +543,7 @@ most least more less than some other same also just only last first next recent 
 month months day days date today yesterday week born birth old age still currently phone telephone address
 contact details info information people person does doing came come comes brought go went good morning
 afternoon evening registered record records history have get got know want need see check weather
+st street ave avenue blvd boulevard rd road la lane trail way drive
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday korean english he she him hers them us
 add update delete remove change create book schedule cancel register search look lookup display print
@@ -557,6 +558,10 @@ summarize summarise explain describe compare sort ok okay sorry excuse yes great
 키워요 키운다 있어 있어요 있나요 있니 있는 있는지 있었어 없어 없는 없나요 알려줘 알려주세요 알려 보여줘 보여주세요
 찾아줘 찾아주세요 찾아 했어 했나요 받은 받았어 받았나요 해줘 해주세요 가진 가지고 데려온 태어난 태어났어 있을까
 내일 어때 어때요 어떻게 왜 날씨 무엇인가요 뭔가요 뭐지 누군가요 알고 싶어 궁금해 궁금합니다
+고객 손님 환자 반려견 반려묘 예방접종 예방 백신 중성화 스케일링 체중 몸무게 증상 치료 처방 약 입원 퇴원 검진 건강검진 미용
+사료 간식 성별 수컷 암컷 진단 결과 비용 가격 요금 영수증 결제 보험 위치 영업시간 시간 요일 오전 오후 아침 저녁 주말 평일
+다음 이전 예전 전부 전원 모두들 내용 기분 수고 수고하세요 이번주 다음주 지난주 이번달 다음달 지난달 내년 근무 상태 결과
+명단 리스트 목록 뽑아 뽑아줘 정리 정리해줘 요약 요약해줘 번호 성함 성명 사진 메모 특이사항 주의사항
 """.split())
 # Korean words for the upstream pet types and specialties, added as extra lookup candidates.
 _KO_SYNONYMS = {
@@ -576,6 +581,11 @@ _AGGREGATE_WORDS = {
                       "every type", "of each kind"),
     "vets_per_specialty": ("분야별", "전문분야별", "전문 분야별", "per specialty", "each specialty", "by specialty"),
 }
+# A Hangul term is reported as not found only with a sign that it is a name: an honorific or
+# "named" marker after it, a relation word after it ("뭉치의 보호자"), or the shape of a full name.
+_NAME_MARKERS = ("씨", "님", "선생님", "수의사", "원장님", "보호자님", "고객님", "라는", "이라는", "이란", "라고", "이라고")
+_RELATION_WORDS = frozenset("보호자 주인 전화번호 연락처 주소 반려동물 생일 나이 품종 진료 방문 전문 분야 담당".split())
+_FAMILY_SYLLABLES = frozenset("김이박최정강조윤장임한오서신권황안송전홍유고문양손배백허남심노하곽성차주우구민류나진지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용")
 _COUNT_WORDS = ("몇", "how many", "count", "number of", "총", "전체", "total", "합계", "모두")
 _VET_WORDS = ("수의사", "의사", "선생님", "vet", "doctor")
 
@@ -723,7 +733,9 @@ def extract_names(question: str) -> Names:
         if value and value.lower() not in _STOPWORDS and value not in values:
             values.append(value)
 
-    for token in _tokens(question):
+    tokens = list(_tokens(question))
+    for position, token in enumerate(tokens):
+        following = tokens[position + 1] if position + 1 < len(tokens) else ""
         if has_hangul(token):
             latin_run = []
             forms = _forms(token)
@@ -738,8 +750,12 @@ def extract_names(question: str) -> Names:
             for form in forms:
                 if 3 <= len(form) <= 4 and (form[0], form[1:]) not in full_names:
                     full_names.append((form[0], form[1:]))
+            suffix = token[len(stem):]
+            named = (any(marker in suffix for marker in _NAME_MARKERS) or following.startswith(_NAME_MARKERS)
+                     or (suffix in ("", "의") and _forms(following)[-1] in _RELATION_WORDS)
+                     or (len(stem) == 3 and stem[0] in _FAMILY_SYLLABLES))
             predicate = token.endswith(_PREDICATE_ENDINGS)
-            if len(stem) >= 2 and not predicate and all(term != token for term, _ in name_like):
+            if named and 2 <= len(stem) <= 5 and not predicate and all(term != token for term, _ in name_like):
                 latin = hangul_to_latin(stem) if len(name_like) < 2 else []
                 other_script += latin
                 name_like.append((token, (*forms, *latin)))
@@ -766,6 +782,8 @@ def extract_names(question: str) -> Names:
         if hangul:
             other_script.append(hangul)
             forms.append(hangul)
+        if following.lower() in ("st", "street", "ave", "avenue", "blvd", "rd", "road", "lane", "trail", "way"):
+            continue  # a street ("Cardinal Ave"): addresses are not names
         if token[0].isupper() and all(term != token for term, _ in name_like):
             name_like.append((token, tuple(forms)))
     values = values[:MAX_CANDIDATES]

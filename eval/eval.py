@@ -2,8 +2,8 @@
 
 Runs every question of eval/questions.jsonl through the real handler against the local Data API
 (the sample rows) and, by default, the offline stand-in. A question is GROUNDED when its first
-Converse request (all messages: conversation history, facts, question) contains every required
-fact. A FALSE NOT-FOUND is a "not_found" entry in the facts for a term the question set does not
+Converse request (all messages: conversation history and facts; the current question's own text
+is left out) contains every required fact. A FALSE NOT-FOUND is a "not_found" entry in the facts for a term the question set does not
 expect to be missing, or for a term that is in fact in the database. Also per question: bytes of
 the first request, model calls, Data API calls.
 
@@ -68,7 +68,14 @@ def _number_in_facts(number: str, text: str) -> bool:
 
 
 def fact_present(fact: str, text: str, in_facts: bool) -> bool:
-    """Text facts are substrings (case-insensitive); "count:N" is the number N as a count."""
+    """Text facts are substrings (case-insensitive); "count:N" is the number N as a count;
+    "not_found:X" is a not_found entry for X in the facts (in an answer: X is mentioned)."""
+    if fact.startswith("not_found:"):
+        name = fact.split(":", 1)[1].lower()
+        if not in_facts:
+            return name in text.lower()
+        return any(name in {str(f).lower() for f in [e.get("term", ""), *e.get("forms_searched", [])]}
+                   for e in last_facts(text).get("not_found", []))
     if fact.startswith("count:"):
         number = fact.split(":", 1)[1]
         if in_facts:
@@ -78,8 +85,12 @@ def fact_present(fact: str, text: str, in_facts: bool) -> bool:
 
 
 def request_text(body: dict[str, Any]) -> str:
-    return "\n".join(block.get("text", "") for message in body.get("messages", [])
-                     for block in message.get("content", []) if isinstance(block, dict))
+    """Every text block of the request except the current question itself (so that a fact is not
+    "carried" merely because the asker typed it); earlier turns count."""
+    blocks = [block.get("text", "") for message in body.get("messages", [])
+              for block in message.get("content", []) if isinstance(block, dict) and "text" in block]
+    question = max((i for i, text in enumerate(blocks) if text.startswith("Question: ")), default=None)
+    return "\n".join(text for i, text in enumerate(blocks) if i != question)
 
 
 def last_facts(text: str) -> dict[str, Any]:
