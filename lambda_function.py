@@ -585,7 +585,8 @@ _AGGREGATE_WORDS = {
 # "named" marker after it, a relation word after it ("뭉치의 보호자"), or the shape of a full name.
 _NAME_MARKERS = ("씨", "님", "선생님", "수의사", "원장님", "보호자님", "고객님", "라는", "이라는", "이란", "라고", "이라고")
 _RELATION_WORDS = frozenset("보호자 주인 전화번호 연락처 주소 반려동물 생일 나이 품종 진료 방문 전문 분야 담당".split())
-_FAMILY_SYLLABLES = frozenset("김이박최정강조윤장임한오서신권황안송전홍유고문양손배백허남심노하곽성차주우구민류나진지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용")
+_FAMILY_SYLLABLES = frozenset("김이박최정강조윤장임한오서신권황안송전홍유고문양손배백허남심노하곽성차주우구민류나진지엄채원"
+                               "천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용")
 _COUNT_WORDS = ("몇", "how many", "count", "number of", "총", "전체", "total", "합계", "모두")
 _VET_WORDS = ("수의사", "의사", "선생님", "vet", "doctor")
 
