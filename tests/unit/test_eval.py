@@ -6,6 +6,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "eval"))
 
 import eval as evaluation
@@ -71,3 +73,21 @@ def test_readme_quotes_the_committed_eval_results() -> None:
     quoted = re.findall(r"\d+ / \d+ \(\d+\.\d%\)|\d[\d,]* B\b", section)
     assert len(quoted) >= 4
     assert not [q for q in quoted if q not in results], "README quotes eval figures eval/results.md does not have"
+
+
+def test_aws_mode_scores_answers_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BEDROCK=aws path, with the stand-in playing Bedrock on 127.0.0.1 (never real AWS)."""
+    from local import model_standin
+
+    server, url, _ = model_standin.serve()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
+        out = tmp_path / "results-aws.md"
+        evaluation.main(["--bedrock", "aws", "--only", "named-01,named-02,greet-02", "--out", str(out)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    text = out.read_text()
+    assert "answers with every required fact | 3 / 3 (100.0%)" in text
+    assert "answers in the asker's language | 3 / 3" in text
+    assert "estimated cost per question | $" in text
