@@ -102,15 +102,15 @@ def database_names(backend: Any) -> set[str]:
     """Every name-like value in the sample database, lower-cased (to catch a not-found that is false)."""
     cursor = backend.connection().cursor()
     names: set[str] = set()
-    for sql in ("SELECT name FROM pets", "SELECT first_name FROM owners", "SELECT last_name FROM owners",
-                "SELECT city FROM owners", "SELECT first_name FROM vets", "SELECT last_name FROM vets",
-                "SELECT name FROM types", "SELECT name FROM specialties",
-                "SELECT last_name || first_name FROM owners", "SELECT last_name || first_name FROM vets"):
-        try:
-            cursor.execute(sql)
-        except Exception:  # || is not concatenation on MySQL: the full-name forms are SQLite-only extras
-            continue
-        names |= {str(row[0]).lower() for row in cursor.fetchall() if row[0] is not None}
+    for sql in ("SELECT name, NULL FROM pets", "SELECT city, NULL FROM owners", "SELECT name, NULL FROM types",
+                "SELECT name, NULL FROM specialties", "SELECT first_name, last_name FROM owners",
+                "SELECT first_name, last_name FROM vets"):
+        cursor.execute(sql)
+        for first, last in cursor.fetchall():
+            parts = [str(part).lower() for part in (first, last) if part is not None]
+            names |= set(parts)
+            if len(parts) == 2:  # full names, both orders, with and without a space
+                names |= {parts[1] + parts[0], parts[0] + parts[1], f"{parts[0]} {parts[1]}", f"{parts[1]} {parts[0]}"}
     return names
 
 

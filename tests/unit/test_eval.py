@@ -91,3 +91,13 @@ def test_aws_mode_scores_answers_end_to_end(tmp_path: Path, monkeypatch: pytest.
     assert "answers with every required fact | 3 / 3 (100.0%)" in text
     assert "answers in the asker's language | 3 / 3" in text
     assert "estimated cost per question | $" in text
+
+
+def test_eval_gives_the_same_result_on_mariadb(mysql_url: str) -> None:
+    """Every prefetch statement of the whole question set, on MariaDB as on SQLite."""
+    questions = evaluation.load_questions()
+    sqlite = evaluation.run(questions, "local", None)["rows"]
+    mariadb = evaluation.run(questions, "local", mysql_url)["rows"]
+    assert [(r["id"], r["grounded"], r["false_not_found"]) for r in mariadb] == \
+        [(r["id"], r["grounded"], r["false_not_found"]) for r in sqlite]
+    assert all(r["status"] == 200 for r in mariadb)
