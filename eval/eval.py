@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bedrock", choices=("local", "aws"), default="local")
     parser.add_argument("--db", default=os.environ.get("PETCLINIC_DB_URL"), help="mysql://... (default: SQLite)")
     parser.add_argument("--out", help="default: eval/results.md, or eval/results-aws.md with --bedrock aws")
-    parser.add_argument("--only", help="comma-separated question ids")
+    parser.add_argument("--only", help="comma-separated question ids (printed; written only with --out)")
     args = parser.parse_args(argv)
     questions = load_questions()
     if args.only:
@@ -324,9 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         result["without_transliteration"] = run(questions, "local", args.db, transliterate=False)["rows"]
     text = render(result)
     print(text)
-    out = Path(args.out or ROOT / "eval" / ("results-aws.md" if args.bedrock == "aws" else "results.md"))
-    out.write_text(text, encoding="utf-8")
-    print(f"written to {out}", file=sys.stderr)
+    if args.out or not args.only:  # a partial run never overwrites the committed results
+        out = Path(args.out or ROOT / "eval" / ("results-aws.md" if args.bedrock == "aws" else "results.md"))
+        out.write_text(text, encoding="utf-8")
+        print(f"written to {out}", file=sys.stderr)
     rows = result["rows"]
     return 0 if not any(r["false_not_found"] for r in rows) and all(r["status"] == 200 for r in rows) else 1
 
