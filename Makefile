@@ -15,11 +15,11 @@ export PETCLINIC_DB_URL
 export PORT
 export REPLACE_SAMPLE_DATA
 
-.PHONY: help venv run serve chat lint test check bench package docs fmt init plan apply invoke logs clean
+.PHONY: help venv run serve chat lint test check bench eval package docs fmt init plan apply invoke logs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
-	@echo '  Variables: Q="question" (run, invoke), BEDROCK=aws (run against real Bedrock), PETCLINIC_DB_URL=mysql://...'
+	@echo '  Variables: Q="question" (run, invoke), BEDROCK=aws (run, serve, chat, eval against real Bedrock; set AWS_REGION), PETCLINIC_DB_URL=mysql://...'
 	@echo '             REPLACE_SAMPLE_DATA=1 (run: DROP the PetClinic tables of PETCLINIC_DB_URL and load the sample)'
 
 $(VENV)/.installed: requirements.txt
@@ -53,6 +53,9 @@ check: test ## What CI runs
 
 bench: $(VENV)/.installed ## Measure size, calls and overhead against the seed's design; writes bench/results.md
 	$(PY) bench/bench.py
+
+eval: $(VENV)/.installed ## Grounding, false "not found", bytes and calls over eval/questions.jsonl; writes eval/results.md (BEDROCK=aws: real answers, tokens, cost)
+	$(PY) eval/eval.py --bedrock $(BEDROCK)
 
 package: $(VENV)/.installed ## Build build/lambda_function.zip (lambda_function.py alone), as Terraform does
 	$(PY) local/package.py build/lambda_function.zip

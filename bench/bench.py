@@ -317,7 +317,7 @@ def explain_sqlite(owners: int = 10_000) -> list[str]:
         conn = sqlite3.connect(path)
         lines = []
         statements = lf._prefetch_sql(lf.extract_names("Who owns Leo in Madison?"))
-        for label, (sql, params) in zip(("pets", "owners and vets", "counts"), statements):
+        for label, (sql, params) in zip(("pets", "owners and vets", "counts"), statements.values()):
             plan = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
             lines.append(f"{label}: " + "; ".join(row[-1] for row in plan))
         conn.close()

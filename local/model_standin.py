@@ -1,7 +1,9 @@
 """An offline stand-in for Bedrock's Converse API. It is NOT Claude and says so in every answer.
 
-It answers only from what the request carries: the facts block the handler prefetched, or the
-toolResults of a tool call it asked for itself (chosen by simple keyword rules). That is enough
+It answers only from what the request carries: the facts document the handler prefetched, or the
+toolResults of a tool call it asked for itself (chosen by simple keyword rules), in plain sentences in
+the asker's language. Greetings and questions outside the clinic's data get an honest short reply;
+relative periods ("last year") are declined rather than guessed. That is enough
 to run the handler's whole path offline - prefetch, tool loop, response - with real HTTP and
 real boto3. Dev tooling only; point boto3 at it with ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``.
 """
@@ -23,39 +25,129 @@ LABEL = {
     "ko": "[오프라인 대체 모델 - Claude 아님] ",
     "en": "[Offline stand-in model - not Claude] ",
 }
-_PET_FACT = re.compile(r'^- Pet "(?P<pet>[^"]+)" \((?P<type>[^,]+), born [^)]*\) is owned by (?P<owner>[^(]+?) \((?P<where>[^)]*)\)')
-_COUNT = re.compile(r'^- (?P<n>\d+) (?:pet is|pets are) named "(?P<name>[^"]+)"\.$')
-_NOT_FOUND = re.compile(r'^- No pet, owner, vet, city, pet type or specialty named "(?P<name>[^"]+)"')
+_GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|안녕|반가워|반갑습니다)", re.IGNORECASE)
+_IN_SCOPE = re.compile(
+    r"own|pet|vet|visit|clinic|cat|dog|bird|hamster|snake|lizard|special|surgery|radiology|dentist|city|how many"
+    r"|보호자|주인|반려|동물|수의사|의사|방문|진료|고양이|강아지|병원|도시|전문|몇|마리|고객|종류",
+    re.IGNORECASE)
+_OUT_OF_SCOPE = re.compile(r"weather|news|stock|joke|recipe|translate|날씨|뉴스|주식|농담|요리|번역", re.IGNORECASE)
+_RELATIVE_TIME = re.compile(r"작년|올해|지난|이번 달|어제|오늘|last (year|month|week)|this (year|month|week)|yesterday|today",
+                            re.IGNORECASE)
 
 
-def _language(text: str) -> str:
-    match = re.search(r"Answer language: (\w+)", text)
-    return "ko" if match and match.group(1).lower().startswith("korean") else "en"
+_KO_TOTALS = {"owners": "보호자", "pets": "반려동물", "vets": "수의사", "visits": "방문", "pet_types": "동물 종류",
+              "specialties": "전문 분야"}
 
 
-def _fact_sentence(line: str, lang: str) -> str:
-    pet = _PET_FACT.match(line)
-    if pet:
-        city = pet["where"].split(",")[-2].strip() if pet["where"].count(",") >= 2 else ""
-        if lang == "ko":
-            return f'{pet["pet"]}({pet["type"]})의 보호자는 {pet["owner"]} 님입니다' + (f" ({city})." if city else ".")
-        return f'{pet["pet"]} ({pet["type"]}) belongs to {pet["owner"]}' + (f" of {city}." if city else ".")
-    count = _COUNT.match(line)
-    if count:
-        if count["n"] == "1":
-            return ""  # the pet's own line follows
-        if lang == "ko":
-            return f'"{count["name"]}"라는 이름의 반려동물은 {count["n"]}마리입니다.'
-        return f'{count["n"]} pets are named "{count["name"]}".'
-    missing = _NOT_FOUND.match(line)
-    if missing:
-        if lang == "ko":
-            return f'"{missing["name"]}"(이)라는 이름은 데이터베이스에 없습니다.'
-        return f'There is no "{missing["name"]}" in the database.'
-    return line.lstrip("- ")
+def _name(first: Any, last: Any) -> str:
+    """Korean names read family name first, as the handler shows them."""
+    text = f"{first}{last}"
+    return f"{last}{first}" if any("\uac00" <= ch <= "\ud7a3" for ch in text) else f"{first} {last}"
 
 
-def _pick_tool(question: str) -> tuple[str, dict[str, Any]]:
+def _t(lang: str, ko: str, en: str) -> str:
+    return ko if lang == "ko" else en
+
+
+def current_turn(messages: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any] | None]:
+    """(language, question, facts) of the last user message that carries text; earlier turns are history."""
+    for message in reversed(messages):
+        texts = [b["text"] for b in message.get("content") or [] if isinstance(b, dict) and "text" in b]
+        if message.get("role") != "user" or not any(t.startswith("Question: ") for t in texts):
+            continue
+        header = "\n".join(t for t in texts if not t.startswith("Question: "))
+        question = next(t for t in texts if t.startswith("Question: "))[len("Question: "):]
+        match = re.search(r"Answer language: (\w+)", header)
+        lang = "ko" if match and match.group(1).lower().startswith("korean") else "en"
+        facts = None
+        if "\n<facts>\n" in header:
+            facts = json.loads(header.split("\n<facts>\n", 1)[1].split("\n</facts>", 1)[0])
+        return lang, question.strip(), facts
+    return "en", "", None
+
+
+def _people(items: list[dict[str, Any]], lang: str) -> str:
+    return ", ".join(f'{o["name"]} ({o.get("city") or ""})' for o in items)
+
+
+def _fact_sentences(facts: dict[str, Any], lang: str) -> list[str]:
+    """Plain sentences from the facts document, in the asker's language."""
+    out = []
+    for pet in facts.get("pets", []):
+        visits = "; ".join(f'{v["date"]} {v["description"]}' for v in pet.get("latest_visits", []))
+        out.append(_t(lang, f'{pet["name"]}({pet["type"]})의 보호자는 {pet["owner"]} 님입니다 ({pet["city"]}, 전화 {pet["telephone"]}).',
+                      f'{pet["name"]} ({pet["type"]}) belongs to {pet["owner"]} of {pet["city"]} (tel {pet["telephone"]}).'))
+        if visits:
+            out.append(_t(lang, f"최근 방문: {visits}.", f"Latest visits: {visits}."))
+    for owner in facts.get("owners", []):
+        pets = ", ".join(f'{p["name"]}({p["type"]})' for p in owner["pets"]) or _t(lang, "없음", "none")
+        out.append(_t(lang, f'{owner["name"]} 님: {owner["address"]}, {owner["city"]}, 전화 {owner["telephone"]}; 반려동물: {pets}.',
+                      f'{owner["name"]}: {owner["address"]}, {owner["city"]}, tel {owner["telephone"]}; pets: {pets}.'))
+    for key, ko, en in (("vets", "수의사", "Vet"), ("vets_with_named_specialty", "해당 분야 수의사", "Vet with that specialty"),
+                        ("all_vets", "수의사", "Vet")):
+        for vet in facts.get(key, []):
+            specialties = ", ".join(vet["specialties"]) or _t(lang, "전문 분야 없음", "no specialty")
+            out.append(_t(lang, f'{ko} {vet["name"]}: {specialties}.', f'{en} {vet["name"]}: {specialties}.'))
+    if facts.get("owners_in_named_city"):
+        names = _people(facts["owners_in_named_city"], lang)
+        out.append(_t(lang, f"그 도시에 사는 보호자: {names}.", f"Owners living there: {names}."))
+    if facts.get("pets_of_named_type"):
+        pets = ", ".join(f'{p["name"]} ({p["type"]}, {p["owner"]})' for p in facts["pets_of_named_type"])
+        out.append(_t(lang, f"해당 종류의 반려동물: {pets}.", f"Pets of that type: {pets}."))
+    if "period" in facts:
+        period = facts["period"]
+        out.append(_t(lang, f'{period["from"]}부터 {period["to"]}까지 방문은 {period["visits"]}건입니다.',
+                      f'{period["visits"]} visits between {period["from"]} and {period["to"]}.'))
+        for pet in facts.get("pets_visited_in_period", []):
+            visits = "; ".join(f'{v["date"]} {v["description"]}' for v in pet["visits_in_period"])
+            out.append(f'{pet["name"]} ({pet["owner"]}): {visits}.')
+    for count in facts.get("counts", []):
+        if count["what"] == "pets named" and count["count"] > 1:
+            out.append(_t(lang, f'"{count["name"]}"라는 이름의 반려동물은 {count["count"]}마리입니다.',
+                          f'{count["count"]} pets are named "{count["name"]}".'))
+        elif count["what"] in ("pets of type", "owners in city", "vets with specialty"):
+            out.append(_t(lang, f'{count["name"]}: {count["count"]}', f'{count["what"]} {count["name"]}: {count["count"]}.'))
+    for key, ko, en in (("owners_per_city", "도시별 보호자 수", "Owners per city"), ("pets_per_type", "종류별 반려동물 수", "Pets per type"),
+                        ("vets_per_specialty", "분야별 수의사 수", "Vets per specialty")):
+        if key in facts:
+            groups = ", ".join(f"{label} {n}" for label, n in facts[key].items())
+            out.append(_t(lang, f"{ko}: {groups}.", f"{en}: {groups}."))
+    if "totals" in facts and "period" not in facts:
+        totals = ", ".join(f"{_KO_TOTALS.get(k, k) if lang == 'ko' else k} {v}" for k, v in facts["totals"].items())
+        out.append(_t(lang, f"전체 수: {totals}.", f"In total: {totals}."))
+    for missing in facts.get("not_found", []):
+        term = missing["term"]
+        out.append(_t(lang, f'"{term}"에 해당하는 이름은 찾지 못했습니다 ({"한글" if missing["script"] == "Hangul" else "로마자"}로 검색함; '
+                            "다른 표기로 저장되어 있을 수 있습니다).",
+                      f'I found no "{term}" (searched as written, in {missing["script"]} script; it may be stored in the other script).'))
+    return out
+
+
+def _result_sentences(data: Any, lang: str) -> list[str]:
+    """Plain sentences from one tool result (never the raw JSON)."""
+    if not isinstance(data, dict):
+        return [_t(lang, "조회에 실패했습니다.", "The lookup failed.") + f" {data}"]
+    if "groups" in data:
+        groups = ", ".join(f'{g["label"]} {g["count"]}' for g in data["groups"])
+        return [_t(lang, f"집계 결과: {groups}.", f"Counts: {groups}.")]
+    if data.get("metric") == "visits_in_period":
+        span = f'{data["date_from"]} ~ {data["date_to"]}' if data["date_from"] or data["date_to"] else _t(lang, "전체 기간", "all time")
+        return [_t(lang, f"방문 {data['visits']}건 ({span}).", f"{data['visits']} visits ({span}).")]
+    if data.get("metric") == "totals":
+        totals = ", ".join(f"{_KO_TOTALS.get(k, k) if lang == 'ko' else k} {v}" for k, v in data.items() if k != "metric")
+        return [_t(lang, f"전체 수: {totals}.", f"In total: {totals}.")]
+    if "owners" in data:
+        return [", ".join(f'{_name(o["first_name"], o["last_name"])} ({o["city"]})' for o in data["owners"]) or _t(lang, "없음.", "None.")]
+    if "pets" in data and "owner" not in data:
+        return [", ".join(f'{p["name"]} ({p["type"]})' for p in data["pets"]) or _t(lang, "없음.", "None.")]
+    if "vets" in data:
+        return [", ".join(f'{_name(v["first_name"], v["last_name"])}: {", ".join(v["specialties"]) or "-"}' for v in data["vets"])]
+    if "visits" in data and isinstance(data["visits"], list):
+        return ["; ".join(f'{v["visit_date"]} {v["pet_name"]} {v["description"]}' for v in data["visits"]) or _t(lang, "없음.", "None.")]
+    return [_t(lang, "결과를 요약할 수 없습니다.", "I cannot summarise that result.")]
+
+
+def _pick_tool(question: str, year: tuple[str, str] | None) -> tuple[str, dict[str, Any]]:
     q = question.lower()
     if re.search(r"how many|count|number of|몇|총|통계", q):
         if re.search(r"city|cities|도시|지역", q):
@@ -65,7 +157,7 @@ def _pick_tool(question: str) -> tuple[str, dict[str, Any]]:
         if re.search(r"type|kind|cat|dog|종류|고양이|강아지", q):
             return "aggregate", {"metric": "pets_per_type"}
         if re.search(r"visit|방문|진료", q):
-            return "aggregate", {"metric": "visits_in_period"}
+            return "aggregate", {"metric": "visits_in_period", **({"date_from": year[0], "date_to": year[1]} if year else {})}
         return "aggregate", {"metric": "totals"}
     if re.search(r"\bvets?\b|veterinar|수의사|의사", q):
         return "list_vets", {}
@@ -74,33 +166,44 @@ def _pick_tool(question: str) -> tuple[str, dict[str, Any]]:
     return "search_owners", {"limit": 10}
 
 
-def respond(request: dict[str, Any]) -> dict[str, Any]:
-    """The whole stand-in: one Converse response for one Converse request."""
-    messages = request.get("messages") or []
-    first_text = "".join(b.get("text", "") for b in (messages[0].get("content") if messages else []) or [])
-    lang = _language(first_text)
-    question = first_text.split("Question:", 1)[-1].strip()
+def _answer(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    lang, question, facts = current_turn(messages)
     last = messages[-1].get("content", []) if messages else []
-    results = [b["toolResult"] for b in last if "toolResult" in b]
-    content: list[dict[str, Any]]
+    results = [b["toolResult"] for b in last if isinstance(b, dict) and "toolResult" in b]
     if results:
-        parts = []
+        sentences = []
         for result in results:
             for block in result.get("content", []):
-                data = block.get("json", block.get("text"))
-                parts.append(json.dumps(data, ensure_ascii=False)[:1500])
-        intro = "도구 결과:" if lang == "ko" else "Tool results:"
-        content, stop = [{"text": LABEL[lang] + intro + "\n" + "\n".join(parts)}], "end_turn"
-    else:
-        facts = [line for line in first_text.splitlines() if line.startswith("- ")]
-        if facts:
-            sentences = [sentence for sentence in (_fact_sentence(f, lang) for f in facts) if sentence]
-            content = [{"text": LABEL[lang] + " ".join(sentences)}]
-            stop = "end_turn"
-        else:
-            name, args = _pick_tool(question)
-            content = [{"toolUse": {"toolUseId": "tooluse_" + uuid.uuid4().hex[:20], "name": name, "input": args}}]
-            stop = "tool_use"
+                sentences += _result_sentences(block.get("json", block.get("text")), lang)
+        return [{"text": LABEL[lang] + " ".join(sentences)}], "end_turn"
+    if _OUT_OF_SCOPE.search(question):
+        return [{"text": LABEL[lang] + _t(lang, "죄송하지만 병원 데이터(보호자, 반려동물, 수의사, 방문)에 관한 질문에만 답할 수 있습니다.",
+                                          "Sorry, I can only answer questions about the clinic's owners, pets, vets and visits.")}], "end_turn"
+    if _RELATIVE_TIME.search(question) and "period" not in (facts or {}):
+        return [{"text": LABEL[lang] + _t(lang, "오프라인 대체 모델은 '작년', '이번 달' 같은 상대적인 기간을 계산하지 못합니다. "
+                                                "2024년처럼 연도를 넣어 물어봐 주세요.",
+                                          "The offline stand-in cannot work out relative periods such as 'last year'; "
+                                          "ask with a year such as 2024.")}], "end_turn"
+    sentences = _fact_sentences(facts or {}, lang)
+    if sentences:
+        return [{"text": LABEL[lang] + " ".join(sentences)}], "end_turn"
+    if _GREETING.search(question) and not _IN_SCOPE.search(question):
+        return [{"text": LABEL[lang] + _t(
+            lang, "안녕하세요! 보호자, 반려동물, 수의사, 방문 기록에 대해 물어보세요. 저는 오프라인 개발용 대체 모델이라 간단한 조회만 합니다.",
+            "Hello! Ask me about the clinic's owners, pets, vets and visits. I am the offline development stand-in and "
+            "only do simple lookups.")}], "end_turn"
+    if not _IN_SCOPE.search(question):
+        return [{"text": LABEL[lang] + _t(lang, "죄송하지만 병원 데이터(보호자, 반려동물, 수의사, 방문)에 관한 질문에만 답할 수 있습니다.",
+                                          "Sorry, I can only answer questions about the clinic's owners, pets, vets and visits.")}], "end_turn"
+    found = re.search(r"(?<!\d)((?:19|20)\d\d)(?!\d)", question)
+    year = (f"{found[1]}-01-01", f"{found[1]}-12-31") if found else None
+    name, args = _pick_tool(question, year)
+    return [{"toolUse": {"toolUseId": "tooluse_" + uuid.uuid4().hex[:20], "name": name, "input": args}}], "tool_use"
+
+
+def respond(request: dict[str, Any]) -> dict[str, Any]:
+    """The whole stand-in: one Converse response for one Converse request."""
+    content, stop = _answer(request.get("messages") or [])
     size_in = len(json.dumps(request, ensure_ascii=False))
     out_tokens = sum(len(json.dumps(b, ensure_ascii=False)) for b in content) // 4
     return {

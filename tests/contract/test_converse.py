@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 import lambda_function as lf
 from local.run import FakeContext
 
-NO_NAMES = "How many pets are there?"  # no names: no prefetch statements, only tools
+NO_NAMES = "and the pets?"  # no names, no counts, no vets: no prefetch statements, only tools
 
 
 def _reply(content: list[dict[str, Any]], stop: str, tokens: tuple[int, int] = (100, 20)) -> dict[str, Any]:

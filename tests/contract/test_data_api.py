@@ -111,10 +111,14 @@ def test_placeholders_never_inline_values() -> None:
 
 
 def test_prefetch_makes_at_most_three_statements(settings: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Counts the statements prefetch really executes (not the list it builds)."""
+    """Counts the statements prefetch really executes (not the list it builds), for a question that
+    asks for everything the prefetch can look up at once: names, a city, a period, per-city counts, vets."""
     executed: list[tuple[str, dict]] = []
-    monkeypatch.setattr(lf, "_execute", lambda _settings, sql, params=None: executed.append((sql, params or {})) or [])
-    lf.prefetch(settings, lf.extract_names("Is George a pet, an owner or a vet in Madison? And Leo, Coco, 김민준?"))
+    monkeypatch.setattr(lf, "_execute", lambda _settings, sql, params=None, transaction_id=None:
+                        executed.append((sql, params or {})) or [])
+    names = lf.extract_names("Is George a pet, an owner or a vet in Madison? How many visits per city in 2024?")
+    assert names.period and names.aggregates and names.vets
+    lf.prefetch(settings, names)
     assert len(executed) == 3
     for sql, params in executed:
         assert "George" not in sql and "Madison" not in sql

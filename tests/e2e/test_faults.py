@@ -15,7 +15,7 @@ from local import run as local_run
 from scripted import Reply, Script, point
 
 NAMED = "Who owns Leo?"  # prefetch: three statements
-UNNAMED = "How many pets of each type are there?"  # no names: the stand-in calls aggregate
+UNNAMED = "List some owners"  # nothing to prefetch: the stand-in calls search_owners
 
 COLUMNS = [{"name": "pet", "label": "pet"}, {"name": "n", "label": "n"}]
 DATA_FAULTS: dict[str, tuple[Reply, int, str]] = {

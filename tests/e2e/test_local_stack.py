@@ -50,14 +50,23 @@ def test_both_pets_named_lucky_are_reported(local_stack: dict[str, Any]) -> None
 
 def test_unknown_name_is_stated_not_invented(local_stack: dict[str, Any]) -> None:
     _, body = ask("Who owns Zorro?")
-    assert 'no "Zorro"' in body["answer"]
+    assert 'no "Zorro"' in body["answer"] and "Latin" in body["answer"]
+
+
+def test_per_type_counts_are_prefetched(local_stack: dict[str, Any]) -> None:
+    status, body = ask("How many pets of each type are there?")
+    dogs = db_scalar(local_stack, "SELECT COUNT(*) FROM pets p JOIN types t ON t.id = p.type_id WHERE t.name = 'dog'")
+    assert status == 200 and body["usage"]["model_calls"] == 1
+    assert f"dog {dogs}" in body["answer"]
+    assert local_stack["data_api"].calls == 1  # only the counts statement: there are no names to look up
 
 
 def test_question_without_names_goes_through_a_tool(local_stack: dict[str, Any]) -> None:
-    status, body = ask("How many pets of each type are there?")
-    dogs = db_scalar(local_stack, "SELECT COUNT(*) FROM pets p JOIN types t ON t.id = p.type_id WHERE t.name = 'dog'")
+    status, body = ask("Which visits were the most recent?")
     assert status == 200 and body["usage"]["model_calls"] == 2
-    assert f'"label": "dog", "count": {dogs}' in body["answer"]
+    latest = db_scalar(local_stack, "SELECT p.name FROM visits v JOIN pets p ON p.id = v.pet_id ORDER BY v.visit_date DESC LIMIT 1")
+    assert body["answer"].startswith(LABEL["en"]) and latest in body["answer"]
+    assert "{" not in body["answer"]  # sentences, not the tool's JSON
 
 
 def test_http_api_v2_base64_event(local_stack: dict[str, Any]) -> None:
@@ -160,7 +169,7 @@ def test_the_metrics_line_is_emf_at_the_top_level(local_stack: dict[str, Any], c
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "petclinic-genai-test")
     monkeypatch.setenv("METRICS_NAMESPACE", "Test/NS")
-    ask("How many pets of each type are there?")
+    ask("List some owners")  # nothing to prefetch: one tool round, two model calls
     ask("")  # a 400
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     ok, failed = lines[-2], lines[-1]
@@ -218,3 +227,20 @@ def test_date_ranges_include_both_ends(settings_env: lf.Settings) -> None:
 def test_a_regional_language_tag_answers_in_that_language(local_stack: dict[str, Any]) -> None:
     response = lf.lambda_handler({"question": "Who owns Leo?", "language": "ko-KR"}, local_run.FakeContext())
     assert json.loads(response["body"])["answer"].startswith(LABEL["ko"])
+
+
+@pytest.mark.parametrize("question, language, expected, absent", [
+    ("Hello", "en", "Hello!", "{"),
+    ("안녕하세요", "ko", "안녕하세요!", "{"),
+    ("What's the weather in Seoul tomorrow?", "en", "only answer questions about the clinic", "{"),
+    ("내일 서울 날씨 어때?", "ko", "병원 데이터", "{"),
+    ("보리의 보호자는 누구야?", "ko", "보호자는 김민준 님입니다", "belongs to"),
+    ("2024년에 방문은 몇 건이야?", "ko", "2024-01-01부터 2024-12-31까지 방문은 1건입니다", "visits 8"),
+    ("작년에 방문은 몇 건이야?", "ko", "상대적인 기간을 계산하지 못합니다", "8"),
+])
+def test_standin_answers_honestly_in_the_askers_language(local_stack: dict[str, Any], question: str, language: str,
+                                                         expected: str, absent: str) -> None:
+    status, body = ask(question)
+    assert status == 200
+    assert body["answer"].startswith(LABEL[language]) and expected in body["answer"], body["answer"]
+    assert absent not in body["answer"]

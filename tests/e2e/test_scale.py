@@ -47,9 +47,9 @@ def test_a_common_pet_name_is_counted_and_only_a_few_detailed(clinic: dict[str, 
     total = scalar(clinic, "SELECT COUNT(*) FROM pets WHERE name = 'Max'")
     assert total > lf.PREFETCH_ENTITIES  # the data makes "Max" common
     facts = lf.prefetch(settings, lf.extract_names("Who owns Max?"))
-    assert f'- {total} pets are named "Max".' in facts.lines
-    assert len([line for line in facts.lines if line.startswith('- Pet "Max"')]) == 5  # the README's figure, not the constant
-    assert facts.truncated and "narrow down" in facts.lines[-1]
+    assert {"what": "pets named", "name": "Max", "count": total} in facts.doc["counts"]
+    assert [pet["name"] for pet in facts.doc["pets"]] == ["Max"] * 5  # the README's figure, not the constant
+    assert facts.truncated and "narrow down" in facts.doc["notes"][-1]
 
 
 def test_first_request_stays_small_for_common_names(clinic: dict[str, Any], settings: lf.Settings) -> None:
@@ -73,7 +73,7 @@ def _plans(clinic: dict[str, Any]) -> list[str]:
     backend = clinic["backend"]
     cursor = backend.connection().cursor()
     plans = []
-    for sql, params in lf._prefetch_sql(lf.extract_names("Who owns Leo in Madison?")):
+    for sql, params in lf._prefetch_sql(lf.extract_names("Who owns Leo in Madison?")).values():
         sql, params = backend.prepare(sql, params)
         if clinic["engine"] == "sqlite":
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)

@@ -52,3 +52,59 @@ def test_tool_text_arguments_cannot_smuggle_like_wildcards() -> None:
         with pytest.raises(ToolInputError):
             _text_arg(bad, "name")
     assert _text_arg({}, "name") is None
+
+
+@pytest.mark.parametrize("word", ["이야", "살아", "왔어", "마리야", "알려줘", "전화번호", "주소", "마지막", "도시별", "종류별",
+                                  "수의사님", "선생님", "들"])
+def test_ordinary_korean_words_are_not_name_like(word: str) -> None:
+    names = extract_names(f"Coco {word}")
+    assert [term for term, _ in names.name_like] == ["Coco"]
+
+
+@pytest.mark.parametrize("question, name", [
+    ("박지훈 수의사의 전문 분야는?", "박지훈"), ("박지훈수의사님은 누구야?", "박지훈"), ("이서연이야?", "이서연"),
+    ("최지은 님", "최지은"), ("나비들은?", "나비"),
+])
+def test_honorifics_copulas_and_plurals_are_cut(question: str, name: str) -> None:
+    names = extract_names(question)
+    assert name in names.values
+    if len(name) == 3:
+        assert (name[0], name[1:]) in names.full_names
+
+
+def test_aggregate_words_become_aggregates() -> None:
+    assert extract_names("도시별 보호자 수는?").aggregates == ("owners_per_city",)
+    assert extract_names("종류별로 반려동물이 몇 마리야?").aggregates == ("pets_per_type",)
+    assert extract_names("How many vets per specialty?").aggregates == ("vets_per_specialty",)
+    assert extract_names("고양이는 몇 마리야?").totals
+
+
+def test_periods() -> None:
+    from datetime import date
+
+    from lambda_function import extract_period
+
+    assert extract_period("2024년에 방문은 몇 건이야?") == (date(2024, 1, 1), date(2024, 12, 31))
+    assert extract_period("2025년 6월 방문") == (date(2025, 6, 1), date(2025, 6, 30))
+    assert extract_period("visits on 2025-06-03") == (date(2025, 6, 3), date(2025, 6, 3))
+    assert extract_period("visits in 2010") == (date(2010, 1, 1), date(2010, 12, 31))
+    assert extract_period("Who owns Leo?") is None
+    assert extract_period("tel 6085552023") is None
+
+
+def test_the_contract_tests_question_needs_no_prefetch() -> None:
+    from lambda_function import _prefetch_sql
+
+    assert _prefetch_sql(extract_names("and the pets?")) == {}
+
+
+def test_transliteration_both_ways() -> None:
+    from lambda_function import MAX_TRANSLITERATIONS, hangul_to_latin, latin_to_hangul
+
+    assert "coco" in hangul_to_latin("코코") and "leo" in hangul_to_latin("레오")
+    assert len(hangul_to_latin("럭키")) <= MAX_TRANSLITERATIONS
+    assert latin_to_hangul("Bori") == "보리" and latin_to_hangul("Seoul") == "서울" and latin_to_hangul("Lee") == "이"
+    assert latin_to_hangul("Zorro") is None
+    assert ("이", "서연") in extract_names("Seoyeon Lee's phone?").full_names
+    names = extract_names("코코의 보호자는?")
+    assert "coco" in names.values and names.values.index("coco") > names.values.index("코코")  # typed forms first
