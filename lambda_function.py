@@ -2468,8 +2468,10 @@ def emit_metrics(usage: Usage, started: float, error_code: str | None = None) ->
     print(), not the logger: with Lambda's JSON log format a logging record is wrapped in
     {"message": ...}, and CloudWatch extracts metrics only when ``_aws`` is a top-level key of the
     line; stdout lines pass through as they are. Hand-written: Powertools' import costs ~7 ms
-    of a cold-start budget that has no margin."""
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    of a cold-start budget that has no margin. Only on Lambda (AWS_LAMBDA_FUNCTION_NAME is set)."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    if not function:  # not on Lambda (make run/chat/serve, tests): a metric line would only be noise
+        return
     values = {"Questions": 1, "ModelCalls": usage.model_calls, "InputTokens": usage.input_tokens,
               "OutputTokens": usage.output_tokens, "ToolCalls": usage.tool_calls,
               "AnswerLatency": round((time.monotonic() - started) * 1000, 1), "Errors": int(error_code is not None)}

@@ -55,9 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default=os.environ.get("PETCLINIC_DB_URL"), help="mysql://... (default: SQLite)")
     parser.add_argument("--bedrock", choices=("local", "aws"), default="local")
+    parser.add_argument("--writes", action="store_true", default=os.environ.get("WRITES_ENABLED") == "true",
+                        help="offer the write tools (confirmed first); also WRITES_ENABLED=true")
     args = parser.parse_args(argv)
     interactive = sys.stdin.isatty()
     with local_endpoints(args.db, args.bedrock, memory=True):
+        os.environ["WRITES_ENABLED"] = "true" if args.writes else "false"
         if interactive:
             model = "real Bedrock" if args.bedrock == "aws" else "the offline stand-in (not Claude)"
             print(f"PetClinic assistant, {model}, with conversation memory. /new, /quit.")

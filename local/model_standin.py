@@ -127,6 +127,10 @@ def _result_sentences(data: Any, lang: str) -> list[str]:
     """Plain sentences from one tool result (never the raw JSON)."""
     if not isinstance(data, dict):
         return [_t(lang, "조회에 실패했습니다.", "The lookup failed.") + f" {data}"]
+    if data.get("status") == "awaiting_confirmation":
+        would = ", ".join(f"{k} {v}" for k, v in data["would_write"].items() if k == "owner_id" or not k.endswith("_id"))
+        return [_t(lang, f"아직 저장하지 않았습니다. 저장할 내용: {would}. 저장하려면 '네', 취소하려면 '아니요'라고 답해 주세요.",
+                   f"Nothing is written yet. This would be written: {would}. Reply yes to confirm or no to cancel.")]
     if "groups" in data:
         groups = ", ".join(f'{g["label"]} {g["count"]}' for g in data["groups"])
         return [_t(lang, f"집계 결과: {groups}.", f"Counts: {groups}.")]
@@ -201,9 +205,49 @@ def _answer(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     return [{"toolUse": {"toolUseId": "tooluse_" + uuid.uuid4().hex[:20], "name": name, "input": args}}], "tool_use"
 
 
+# A demo grammar for proposing writes (when the handler offers the propose_* tools), one per kind:
+#   add owner: first Jane, last Doe, address 12 Main St., city Madison, telephone 6085550000
+#   add pet: owner 6, name Bella, type cat, born 2024-03-01
+#   add visit: owner 6, pet Bella, date 2025-01-02, description rabies shot
+# and the same with Korean keys: 보호자 추가 / 반려동물 추가 / 방문 추가, with 이름 성 주소 도시 전화 보호자 종류 생일 날짜 내용.
+_WRITE_COMMANDS = {"add owner": "propose_add_owner", "보호자 추가": "propose_add_owner",
+                   "add pet": "propose_add_pet", "반려동물 추가": "propose_add_pet",
+                   "add visit": "propose_add_visit", "방문 추가": "propose_add_visit"}
+_WRITE_KEYS = {"first": "first_name", "이름": "first_name", "last": "last_name", "성": "last_name", "address": "address",
+               "주소": "address", "city": "city", "도시": "city", "telephone": "telephone", "phone": "telephone",
+               "전화": "telephone", "owner": "owner_id", "보호자": "owner_id", "name": "name", "type": "type",
+               "종류": "type", "born": "birth_date", "생일": "birth_date", "pet": "pet_name", "반려동물": "pet_name",
+               "date": "visit_date", "날짜": "visit_date", "description": "description", "내용": "description"}
+
+
+def _write_proposal(request: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A propose_* toolUse for a question in the demo grammar, if the handler offers write tools."""
+    offered = {t.get("toolSpec", {}).get("name") for t in (request.get("toolConfig") or {}).get("tools", [])}
+    messages = request.get("messages") or []
+    if not messages or any("toolResult" in b for b in messages[-1].get("content", []) if isinstance(b, dict)):
+        return None
+    _, question, _ = current_turn(messages)
+    command, _, rest = question.partition(":")
+    tool = _WRITE_COMMANDS.get(command.strip().lower())
+    if tool is None or tool not in offered:
+        return None
+    args: dict[str, Any] = {}
+    for part in rest.split(","):
+        key, _, value = part.strip().partition(" ")
+        field = _WRITE_KEYS.get(key.lower())
+        if field == "name" and tool == "propose_add_owner":
+            field = "first_name"
+        if field == "first_name" and tool == "propose_add_pet":  # 이름: the pet's name
+            field = "name"
+        if field:
+            args[field] = int(value) if field == "owner_id" and value.strip().isdigit() else value.strip()
+    return [{"toolUse": {"toolUseId": "tooluse_" + uuid.uuid4().hex[:20], "name": tool, "input": args}}]
+
+
 def respond(request: dict[str, Any]) -> dict[str, Any]:
     """The whole stand-in: one Converse response for one Converse request."""
-    content, stop = _answer(request.get("messages") or [])
+    proposal = _write_proposal(request)
+    content, stop = (proposal, "tool_use") if proposal else _answer(request.get("messages") or [])
     size_in = len(json.dumps(request, ensure_ascii=False))
     out_tokens = sum(len(json.dumps(b, ensure_ascii=False)) for b in content) // 4
     return {

@@ -148,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("PETCLINIC_DB_URL"), help="mysql://... (default: SQLite)")
     parser.add_argument("--bedrock", choices=("local", "aws"), default="local")
     parser.add_argument("--no-memory", action="store_true", help="run without conversation memory")
+    parser.add_argument("--writes", action="store_true", default=os.environ.get("WRITES_ENABLED") == "true",
+                        help="offer the write tools (confirmed first; needs memory); also WRITES_ENABLED=true")
     args = parser.parse_args(argv)
     with local_endpoints(args.db, args.bedrock, memory=not args.no_memory):
+        os.environ["WRITES_ENABLED"] = "true" if args.writes else "false"
         import lambda_function
 
         server, url = serve(lambda_function.lambda_handler, args.port)

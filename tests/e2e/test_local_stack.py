@@ -185,6 +185,13 @@ def test_the_metrics_line_is_emf_at_the_top_level(local_stack: dict[str, Any], c
     assert failed["_aws"]["CloudWatchMetrics"][1]["Dimensions"] == [["FunctionName", "ErrorCode"]]
 
 
+def test_no_metric_lines_off_lambda(local_stack: dict[str, Any], capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    ask("Who owns Leo?")
+    assert "_aws" not in capsys.readouterr().out  # make run / chat / serve print answers, not metric lines
+
+
 def _at_the_limit(tool: Any, settings: lf.Settings, args: dict[str, Any], key: str, total: int) -> None:
     """limit = total: everything, not truncated; limit = total - 1: one short, truncated."""
     assert total >= 2
