@@ -282,7 +282,9 @@ class _Handler(JsonHandler):
             return
         with self.standin.lock:
             self.standin.requests.append({"model_id": unquote(match.group(1)), "bytes": len(raw),
-                                          "messages": request.get("messages")})
+                                          "messages": request.get("messages"),
+                                          "tools": [t.get("toolSpec", {}).get("name")
+                                                    for t in (request.get("toolConfig") or {}).get("tools", [])]})
         self.send_json(200, respond(request))
 
 

@@ -1,0 +1,283 @@
+"""Writes from the chat, end to end through the local endpoints (SQLite and MariaDB, moto's DynamoDB):
+proposed by the model (the stand-in's demo grammar), confirmed by the asker's next turn, one transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+import lambda_function as lf
+from local import dynamodb
+from local import run as local_run
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    db_url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else None
+    with local_run.local_endpoints(db_url, replace=True, memory=True) as endpoints:  # a private database
+        monkeypatch.setenv("WRITES_ENABLED", "true")
+        lf._clients.clear()
+        lf._settings = None
+        yield endpoints
+
+
+def ask(question: str, conversation: str = "w-1", language: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"question": question, "conversation_id": conversation}
+    if language:
+        event["language"] = language
+    response = lf.lambda_handler(event, local_run.FakeContext())
+    assert response["statusCode"] == 200, response["body"]
+    return json.loads(response["body"])
+
+
+def scalar(stack: dict[str, Any], sql: str) -> Any:
+    cursor = stack["backend"].connection().cursor()
+    cursor.execute(sql)
+    return cursor.fetchone()[0]
+
+
+def pending_item(conversation: str = "w-1") -> dict[str, Any] | None:
+    items = boto3.client("dynamodb").query(
+        TableName=dynamodb.TABLE, KeyConditionExpression="conversation_id = :c AND #i = :p",
+        ExpressionAttributeNames={"#i": "item"},
+        ExpressionAttributeValues={":c": {"S": conversation}, ":p": {"S": lf.PENDING_ITEM}})["Items"]
+    return items[0] if items else None
+
+
+ADD_PET = "add pet: owner 6, name Bella, type cat, born 2024-03-01"
+ADD_OWNER = "add owner: first Jane, last Doe, address 12 Main St., city Madison, telephone 6085550000"
+ADD_VISIT = "add visit: owner 6, pet Samantha, date 2025-01-02, description rabies shot"
+
+
+# ------------------------------------------------------------------ each write path
+
+
+@pytest.mark.parametrize("proposal, table, check", [
+    (ADD_PET, "pets", "SELECT COUNT(*) FROM pets WHERE name = 'Bella' AND owner_id = 6 AND birth_date = '2024-03-01'"),
+    (ADD_OWNER, "owners", "SELECT COUNT(*) FROM owners WHERE first_name = 'Jane' AND telephone = '6085550000'"),
+    (ADD_VISIT, "visits", "SELECT COUNT(*) FROM visits WHERE description = 'rabies shot' AND visit_date = '2025-01-02'"),
+])
+def test_proposed_then_confirmed_writes_one_row(stack: dict[str, Any], proposal: str, table: str, check: str) -> None:
+    before = scalar(stack, f"SELECT COUNT(*) FROM {table}")
+    proposed = ask(proposal)
+    assert "Nothing is written yet" in proposed["answer"]
+    assert scalar(stack, f"SELECT COUNT(*) FROM {table}") == before  # a proposal writes nothing
+    done = ask("yes")
+    assert done["answer"].startswith("Done:") and done["written"]["action"] == "add_" + table.rstrip("s")
+    assert done["usage"]["model_calls"] == 0  # settled without the model
+    assert scalar(stack, f"SELECT COUNT(*) FROM {table}") == before + 1
+    assert scalar(stack, check) == 1
+    assert done["written"]["id"] == scalar(stack, f"SELECT MAX(id) FROM {table}")
+
+
+def test_the_answer_reports_the_row_read_back_in_the_askers_language(stack: dict[str, Any]) -> None:
+    ask(ADD_PET)
+    done = ask("네")
+    assert done["answer"] == "추가했습니다: 반려동물 Bella (cat, 2024-03-01 생) — 보호자 Jean Coleman"
+
+
+def test_cancel_writes_nothing(stack: dict[str, Any]) -> None:
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    ask(ADD_PET)
+    assert ask("취소")["answer"].startswith("취소했습니다")
+    assert ask("yes")["answer"].startswith("There is nothing waiting")  # cancelled is gone
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
+
+
+def test_anything_else_leaves_the_action_pending(stack: dict[str, Any]) -> None:
+    ask(ADD_PET)
+    ask("Who owns Leo?")
+    assert pending_item()["status"]["S"] == "pending"
+    assert ask("yes")["answer"].startswith("Done:")
+
+
+def test_an_expired_proposal_writes_nothing(stack: dict[str, Any]) -> None:
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    ask(ADD_PET)
+    boto3.client("dynamodb").update_item(
+        TableName=dynamodb.TABLE, Key={"conversation_id": {"S": "w-1"}, "item": {"S": lf.PENDING_ITEM}},
+        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
+    assert ask("yes")["answer"].startswith("There is nothing waiting")
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
+
+
+def test_a_confirmation_without_a_pending_action(stack: dict[str, Any]) -> None:
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    assert ask("네", "fresh-1")["answer"].startswith("확인할 작업이 없습니다")
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
+
+
+def test_only_the_same_conversation_can_confirm(stack: dict[str, Any]) -> None:
+    ask(ADD_PET, "alice-1")
+    assert ask("yes", "mallory-1")["answer"].startswith("There is nothing waiting")
+    assert pending_item("alice-1")["status"]["S"] == "pending"
+
+
+# ------------------------------------------------------------------ idempotency
+
+
+def test_a_retried_confirmation_writes_once(stack: dict[str, Any]) -> None:
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    ask(ADD_PET)
+    first = ask("yes")
+    retry = ask("yes")
+    assert first["answer"].startswith("Done:") and retry["answer"].startswith("This was already written")
+    assert "written" not in retry
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before + 1
+
+
+def test_concurrent_confirmations_write_once(stack: dict[str, Any]) -> None:
+    before = scalar(stack, "SELECT COUNT(*) FROM visits")
+    ask(ADD_VISIT)
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda: answers.append(ask("yes")["answer"])) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 4 and sum(a.startswith("Done:") for a in answers) == 1
+    assert scalar(stack, "SELECT COUNT(*) FROM visits") == before + 1
+
+
+# ------------------------------------------------------------------ validation before any SQL write
+
+
+def _propose(settings: lf.Settings, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    token = lf._ACTIVE_CONVERSATION.set("v-1")
+    try:
+        return lf.run_tool(settings, {"toolUseId": "t1", "name": tool, "input": args})["toolResult"]
+    finally:
+        lf._ACTIVE_CONVERSATION.reset(token)
+
+
+OWNER = {"first_name": "Jane", "last_name": "Doe", "address": "12 Main St.", "city": "Madison", "telephone": "6085550000"}
+PET = {"owner_id": 6, "name": "Bella", "type": "cat", "birth_date": "2024-03-01"}
+VISIT = {"owner_id": 6, "pet_name": "Samantha", "visit_date": "2025-01-02", "description": "rabies shot"}
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize("tool, args, message", [
+    ("propose_add_owner", {**OWNER, "first_name": "  "}, "first_name must not be blank"),
+    ("propose_add_owner", {**OWNER, "last_name": "\u200b"}, "last_name must not be blank"),
+    ("propose_add_owner", {**OWNER, "address": ""}, "address must not be blank"),
+    ("propose_add_owner", {**OWNER, "city": None}, "city must not be blank"),
+    ("propose_add_owner", {**OWNER, "telephone": "608-555-CALL"}, "telephone must be 1 to 12 digits"),
+    ("propose_add_owner", {**OWNER, "telephone": "1234567890123"}, "telephone must be 1 to 12 digits"),
+    ("propose_add_owner", {**OWNER, "telephone": ""}, "telephone must be 1 to 12 digits"),
+    ("propose_add_owner", {**OWNER, "first_name": "J" * 31}, "first_name must be at most 30 characters"),
+    ("propose_add_owner", {**OWNER, "city": "C" * 81}, "city must be at most 80 characters"),
+    ("propose_add_pet", {**PET, "owner_id": 999999}, "no owner has owner_id 999999"),
+    ("propose_add_pet", {**PET, "owner_id": "6"}, "owner_id must be a positive integer"),
+    ("propose_add_pet", {**PET, "type": "dragon"}, 'there is no pet type "dragon"'),
+    ("propose_add_pet", {**PET, "birth_date": TOMORROW}, "birth_date must not be in the future"),
+    ("propose_add_pet", {**PET, "birth_date": "2023-02-30"}, "birth_date must be a date"),
+    ("propose_add_pet", {**PET, "birth_date": None}, "birth_date is required"),
+    ("propose_add_pet", {**PET, "name": "samantha"}, 'owner 6 already has a pet named "samantha"'),
+    ("propose_add_pet", {**PET, "name": "B" * 31}, "at most 30 characters"),
+    ("propose_add_visit", {**VISIT, "pet_name": "Nemo"}, 'owner 6 has no pet named "Nemo"'),
+    ("propose_add_visit", {**VISIT, "description": " "}, "description must not be blank"),
+    ("propose_add_visit", {**VISIT, "description": "d" * 256}, "description must be at most 255 characters"),
+    ("propose_add_visit", {**VISIT, "owner_id": 0}, "owner_id must be a positive integer"),
+])
+def test_every_validation_failure_is_told_precisely_and_nothing_is_pending(
+        stack: dict[str, Any], tool: str, args: dict[str, Any], message: str) -> None:
+    result = _propose(lf.settings_once(), tool, args)
+    assert result["status"] == "error" and message in result["content"][0]["text"], result
+    assert pending_item("v-1") is None
+
+
+def test_a_valid_proposal_is_pending_and_writes_nothing(stack: dict[str, Any]) -> None:
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    result = _propose(lf.settings_once(), "propose_add_pet", {**PET, "type": "CAT"})  # types match case-insensitively
+    assert result["status"] == "success" and result["content"][0]["json"]["nothing_written_yet"] is True
+    assert pending_item("v-1")["status"]["S"] == "pending"
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
+
+
+# ------------------------------------------------------------------ atomic
+
+
+@pytest.mark.parametrize("failing", [1, 2, 3, 4, "commit"])
+def test_a_fault_inside_the_transaction_leaves_no_partial_rows(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                               failing: int | str) -> None:
+    """Fail the n-th statement of the transaction (checks, insert, read-back) or the commit."""
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    ask(ADD_PET)
+    real_statement, real_call = lf._statement, lf._data_call
+    seen = {"n": 0}
+
+    def statement(settings: lf.Settings, sql: str, params: Any, transaction_id: str | None, reserve_ms: int) -> Any:
+        if transaction_id:
+            seen["n"] += 1
+            if seen["n"] == failing:
+                raise lf.DataError("injected", "database_unavailable")
+        return real_statement(settings, sql, params, transaction_id, reserve_ms)
+
+    def data_call(settings: lf.Settings, operation: str, reserve_ms: int, **params: Any) -> Any:
+        if operation == "commit_transaction" and failing == "commit":
+            raise lf.DataError("injected", "database_unreachable")
+        return real_call(settings, operation, reserve_ms, **params)
+
+    monkeypatch.setattr(lf, "_statement", statement)
+    monkeypatch.setattr(lf, "_data_call", data_call)
+    response = lf.lambda_handler({"question": "yes", "conversation_id": "w-1"}, local_run.FakeContext())
+    assert response["statusCode"] == 503
+    assert stack["data_api"].transactions == {}  # rolled back, not left open
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
+    assert pending_item()["status"]["S"] == "pending"  # released: the asker may confirm again
+    monkeypatch.setattr(lf, "_statement", real_statement)
+    monkeypatch.setattr(lf, "_data_call", real_call)
+    assert ask("yes")["answer"].startswith("Done:")
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before + 1
+
+
+def test_a_duplicate_created_since_the_proposal_is_refused_inside_the_transaction(stack: dict[str, Any]) -> None:
+    ask(ADD_PET)
+    cursor = stack["backend"].connection().cursor()
+    cursor.execute("INSERT INTO pets (name, birth_date, type_id, owner_id) VALUES ('BELLA', '2020-01-01', 1, 6)")
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    answer = ask("yes")["answer"]
+    assert answer.startswith("It cannot be written") and "already has a pet" in answer
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
+
+
+# ------------------------------------------------------------------ audit, and writes off
+
+
+def test_one_audit_record_per_write_without_personal_data(stack: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    ask(ADD_OWNER)
+    with caplog.at_level(logging.INFO, logger="petclinic_genai"):
+        done = ask("yes")
+    audits = [r for r in caplog.records if r.getMessage() == "audit"]
+    assert len(audits) == 1
+    record = audits[0].audit
+    assert record == {"conversation_id": "w-1", "action": "add_owner", "table": "owners",
+                      "row_id": done["written"]["id"], "request_id": record["request_id"]}
+    logged = " ".join(str(vars(r)) for r in caplog.records)
+    for personal in ("Jane", "Doe", "Main St", "6085550000"):
+        assert personal not in logged
+
+
+def test_with_writes_off_no_write_tool_is_offered_and_yes_writes_nothing(stack: dict[str, Any],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRITES_ENABLED", "false")
+    lf._settings = None
+    before = scalar(stack, "SELECT COUNT(*) FROM pets")
+    ask(ADD_PET)
+    ask("yes")
+    offered = {name for request in stack["standin"].requests for name in request["tools"]}
+    assert "search_pets" in offered and not {n for n in offered if n.startswith("propose_")}
+    assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
+    assert pending_item() is None
+
+
+def test_with_writes_on_the_model_is_offered_the_write_tools(stack: dict[str, Any]) -> None:
+    ask("Who owns Leo?")
+    assert {"propose_add_owner", "propose_add_pet", "propose_add_visit"} <= set(stack["standin"].requests[-1]["tools"])
