@@ -4,7 +4,10 @@ For generated databases of 10, 1,000, 10,000 and 100,000 owners (local Data API 
 offline model stand-in), and a fixed question set, it measures the Bedrock requests (bytes, an
 estimated token count, round trips), the Data API calls and bytes, the handler's own time (with
 the local endpoints, the model's time taken out; and with in-process stub clients), the cold
-import time, the zip size, and the largest Data API result. The SEED BASELINE is the seed
+import time, the zip size, and the largest Data API result. With conversation memory on (moto's
+DynamoDB server on 127.0.0.1): the first request at the 5th turn of a conversation, typical (the
+stand-in's own answers) and with the history filled to its bound, and what the memory read and
+write add to the handler's time. The SEED BASELINE is the seed
 README's prompt builder (every owner and every pet pasted into one InvokeModel prompt),
 re-implemented here only to be measured. Prints markdown and writes bench/results.md.
 """
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,9 +51,13 @@ QUESTIONS = (  # (label, question, is a named lookup)
     ("aggregate", "How many pets of each type are there?", False),
     ("vet", "Which vets do surgery?", False),
 )
+# A 5-turn conversation; its last question is QUESTIONS[0], so the history's cost is the difference.
+CONVERSATION = ("Who owns Leo?", "Which vets do surgery?", "How many pets of each type are there?", "김민준 씨의 반려동물은?",
+                QUESTIONS[0][1])
 CONTEXT_WINDOW_TOKENS = 200_000  # Claude 3 Sonnet, the seed's model
 TARGETS = {"first_request_bytes": 8 * 1024, "growth": 1.5, "named_round_trips": 1, "named_data_calls": 3,
-           "stub_p50_ms": 5.0, "import_ms": 30.0, "zip_bytes": 50 * 1024, "generate_s": 60.0}
+           "stub_p50_ms": 5.0, "import_ms": 30.0, "zip_bytes": 50 * 1024, "generate_s": 60.0,
+           "turn5_bytes": 8 * 1024 + 6 * 1024}  # the facts' target plus lf.HISTORY_MAX_BYTES
 
 
 def estimate_tokens(text: str) -> int:
@@ -135,11 +143,11 @@ class StubBedrock:
         return reply
 
 
-def timed_handler(question: str, model_time: list[float]) -> float:
+def timed_handler(question: str, model_time: list[float], event: dict[str, Any] | None = None) -> float:
     """Handler wall time in ms, minus the time spent inside model calls."""
     model_time.clear()
     started = time.perf_counter()
-    response = lf.lambda_handler(seed_event(question), FakeContext())
+    response = lf.lambda_handler(event or seed_event(question), FakeContext())
     elapsed = time.perf_counter() - started
     assert response["statusCode"] == 200, response["body"]
     return (elapsed - sum(model_time)) * 1000
@@ -191,6 +199,110 @@ def worst_case_results(settings: lf.Settings, db_path: Path, meter: Meter) -> in
     lf.tool_aggregate(settings, {"metric": "owners_per_city", "limit": 50})
     lf.prefetch(settings, lf.extract_names(f"{common} Kim Smith 서울 Madison cat dog surgery"))
     return meter.rds_largest
+
+
+def direct_event(question: str, conversation_id: str | None) -> dict[str, Any]:
+    """A direct invoke: with a conversation_id the handler reads and writes memory, without it none."""
+    return {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
+
+
+def conversation_turn5(meter: Meter) -> dict[str, Any]:
+    """The first Converse request at the 5th turn of one conversation (the stand-in's answers as history)."""
+    conversation_id = uuid.uuid4().hex
+    for question in CONVERSATION:
+        meter.reset()
+        response = lf.lambda_handler(direct_event(question, conversation_id), FakeContext())
+        assert response["statusCode"] == 200, response["body"]
+    first = json.loads(meter.bedrock_bodies[0])
+    history = first["messages"][:-1]
+    return {"bytes": len(meter.bedrock_bodies[0]), "tokens": estimate_tokens(json.dumps(first, ensure_ascii=False)),
+            "turns": len(history) // 2, "history_bytes": len(json.dumps(history).encode())}
+
+
+def filled_history(meter: Meter, alphabet: str) -> dict[str, Any]:
+    """The 5th turn with 4 stored turns filled up to HISTORY_MAX_BYTES of text (UTF-8), in one script:
+    the bound's worst case. botocore writes the request with json.dumps, so a Hangul character
+    (3 bytes of UTF-8) travels as a 6-byte \\uXXXX escape."""
+    table = lf.settings_once().conversation_table
+    conversation_id = uuid.uuid4().hex
+    width = len(alphabet[0].encode())
+    per_turn = lf.HISTORY_MAX_BYTES // 4 // width - 1  # characters of question + answer per turn
+    dynamodb = lf.client("dynamodb")
+    now = time.time()
+    for turn in range(4):
+        text = (alphabet * per_turn)[:per_turn]
+        dynamodb.put_item(TableName=table, Item={
+            "conversation_id": {"S": conversation_id}, "item": {"S": f"{lf.TURN_PREFIX}{int(now * 1000) + turn:013d}#b"},
+            "question": {"S": text[:60]}, "answer": {"S": text[60:]}, "expires_at": {"N": str(int(now) + 3600)}})
+    meter.reset()
+    response = lf.lambda_handler(direct_event(QUESTIONS[0][1], conversation_id), FakeContext())
+    assert response["statusCode"] == 200, response["body"]
+    first = json.loads(meter.bedrock_bodies[0])
+    history = first["messages"][:-1]
+    text_bytes = sum(len(b["text"].encode()) for m in history for b in m["content"])
+    return {"bytes": len(meter.bedrock_bodies[0]), "turns": len(history) // 2, "text_bytes": text_bytes,
+            "tokens": estimate_tokens(json.dumps(first, ensure_ascii=False))}
+
+
+def memory_overhead(question: str, runs: int, model_time: list[float]) -> dict[str, float]:
+    """Handler time (model excluded) for the same question, memory off (no conversation_id) and on
+    (a new conversation each run: one Query beside the prefetch, one PutItem after the answer)."""
+    timings: dict[str, list[float]] = {"load": [], "save": []}
+    real = {"load": lf.load_turns, "save": lf.save_turn}
+
+    def timed(name: str) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            begun = time.perf_counter()
+            try:
+                return real[name](*args, **kwargs)
+            finally:
+                timings[name].append((time.perf_counter() - begun) * 1000)
+        return wrapper
+
+    lf.load_turns, lf.save_turn = timed("load"), timed("save")  # type: ignore[assignment]
+    try:
+        off, on = [], []
+        for _ in range(2):  # warm-up: the DynamoDB client, moto's first requests
+            timed_handler(question, model_time, direct_event(question, uuid.uuid4().hex))
+        timings["load"].clear()
+        timings["save"].clear()
+        for _ in range(runs):  # interleaved, so drift hits both alike
+            off.append(timed_handler(question, model_time, direct_event(question, None)))
+            on.append(timed_handler(question, model_time, direct_event(question, uuid.uuid4().hex)))
+    finally:
+        lf.load_turns, lf.save_turn = real["load"], real["save"]  # type: ignore[assignment]
+    return {"off_p50": statistics.median(off), "on_p50": statistics.median(on), "off_p95": percentile(off, 0.95),
+            "on_p95": percentile(on, 0.95), "load_p50": statistics.median(timings["load"]),
+            "save_p50": statistics.median(timings["save"])}
+
+
+def measure_memory(db_path: Path, runs: int) -> dict[str, Any]:
+    """The same database with memory on: the 5th turn's first request and the memory's time."""
+    with local_endpoints(f"sqlite:///{db_path}", load=False, memory=True):
+        lf._clients.clear()
+        lf._settings = None
+        meter = Meter()
+        meter.attach()
+        model_time: list[float] = []
+        real_converse = lf._converse
+
+        def converse_timed(*args: Any, **kwargs: Any) -> Any:
+            begun = time.perf_counter()
+            try:
+                return real_converse(*args, **kwargs)
+            finally:
+                model_time.append(time.perf_counter() - begun)
+
+        lf._converse = converse_timed
+        try:
+            result = {"turn5": conversation_turn5(meter), "filled_hangul": filled_history(meter, "가나다라마바사"),
+                      "filled_ascii": filled_history(meter, "abcdefg"),
+                      "overhead": memory_overhead(QUESTIONS[0][1], runs, model_time)}
+        finally:
+            lf._converse = real_converse
+            lf._clients.clear()
+            lf._settings = None
+    return result
 
 
 def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
@@ -258,6 +370,7 @@ def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
             lf.client = real_client  # type: ignore[assignment]
         lf._clients.clear()
         lf._settings = None
+    result["memory"] = measure_memory(db_path, runs)
     db_path.unlink()
     tmp.rmdir()
     return result
@@ -352,6 +465,31 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
                    f"{result['generate_s']:.1f} | {largest:,} | {seed['bytes']:,} | {seed['tokens']:,} | "
                    f"{'yes' if seed['fits'] else '**no**'} | {seed['data_api']} | {seed['bytes'] / largest:,.1f}x | "
                    f"{result['largest_result']:,} |")
+    out += ["", "### Conversation memory (moto's DynamoDB server on 127.0.0.1)", "",
+            f"The first Bedrock request at the 5th turn of one conversation (direct invokes with one "
+            f"`conversation_id`: {' / '.join(CONVERSATION)}), the stand-in's answers as history; the same last "
+            f"question without history is the \"named, ko\" row above. *Filled*: four stored turns of "
+            f"question + answer text up to `HISTORY_MAX_BYTES` ({lf.HISTORY_MAX_BYTES:,} B of UTF-8) in one script, "
+            f"then the same question: the bound's worst case. Bound checked: "
+            f"{TARGETS['turn5_bytes']:,} B (8 KB facts target + 6 KiB history).", "",
+            "| owners | 5th turn: 1st request B | ~tokens | turns carried | history B in the request | "
+            "filled, Hangul: 1st request B (~tokens) | filled, ASCII: 1st request B (~tokens) |",
+            "|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        m = result["memory"]
+        t5, fh, fa = m["turn5"], m["filled_hangul"], m["filled_ascii"]
+        out.append(f"| {result['owners']:,} | {t5['bytes']:,} | {t5['tokens']:,} | {t5['turns']} | {t5['history_bytes']:,} | "
+                   f"{fh['bytes']:,} ({fh['tokens']:,}) | {fa['bytes']:,} ({fa['tokens']:,}) |")
+    out += ["", f"What memory adds to the handler (model time excluded; p50/p95 of {runs} interleaved runs of "
+            f"\"{QUESTIONS[0][1]}\" as a direct invoke: off = no `conversation_id`, on = a new conversation each run, "
+            "so one `Query` beside the prefetch and one `PutItem` after the answer; the calls themselves timed "
+            "inside the handler). Against moto's local server, not DynamoDB: a table, not a target.", "",
+            "| owners | memory off p50/p95 ms | memory on p50/p95 ms | added p50 ms | Query p50 ms | PutItem p50 ms |",
+            "|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        o = result["memory"]["overhead"]
+        out.append(f"| {result['owners']:,} | {o['off_p50']:.1f} / {o['off_p95']:.1f} | {o['on_p50']:.1f} / {o['on_p95']:.1f} | "
+                   f"{o['on_p50'] - o['off_p50']:.1f} | {o['load_p50']:.1f} | {o['save_p50']:.1f} |")
     out += ["", "Cold import as on Lambda, boto3 from bytecode and `lambda_function` compiled from source "
             f"(median of {import_repeat} fresh interpreters, `python -X importtime`): " + "; ".join(
                 f"Python {v}: boto3 {t['boto3_ms']:.1f} ms, `lambda_function` on top of boto3 {t['module_ms']:.1f} ms "
@@ -372,6 +510,9 @@ def _targets(results: list[dict[str, Any]], imports: dict[str, dict[str, float]]
     first = {r["owners"]: max(q["first_bytes"] for q in r["questions"].values()) for r in results}
     named = [q for r in results for q in r["questions"].values() if q["named"]]
     stub = [q["stub_p50"] for r in results for q in r["questions"].values()]
+    turn5 = max(r["memory"]["turn5"]["bytes"] for r in results)
+    filled_ascii = max(r["memory"]["filled_ascii"]["bytes"] for r in results)
+    filled_hangul = max(r["memory"]["filled_hangul"]["bytes"] for r in results)
     checks = [
         (f"first Bedrock request <= 8 KB at every size (largest {max(first.values()):,} B)",
          max(first.values()) <= TARGETS["first_request_bytes"]),
@@ -383,6 +524,12 @@ def _targets(results: list[dict[str, Any]], imports: dict[str, dict[str, float]]
         ("import adds < 30 ms beyond boto3 (" + ", ".join(f"{t['module_ms']:.1f} ms on {v}" for v, t in imports.items())
          + ")", all(t["module_ms"] < TARGETS["import_ms"] for t in imports.values())),
         (f"zip < 50 KB ({zip_bytes:,} B)", zip_bytes < TARGETS["zip_bytes"]),
+        (f"first request at the 5th turn of a conversation <= 8 KB + 6 KiB at every size (largest {turn5:,} B)",
+         turn5 <= TARGETS["turn5_bytes"]),
+        (f"... with the history filled to its bound, ASCII (largest {filled_ascii:,} B)",
+         filled_ascii <= TARGETS["turn5_bytes"]),
+        (f"... with the history filled to its bound, Hangul (largest {filled_hangul:,} B)",
+         filled_hangul <= TARGETS["turn5_bytes"]),
         ("largest Data API result < 1 MiB", all(r["largest_result"] < dataapi.RESPONSE_LIMIT for r in results)),
         ("generation < 60 s at every size", all(r["generate_s"] < TARGETS["generate_s"] for r in results)),
     ]

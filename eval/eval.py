@@ -7,9 +7,11 @@ is left out) contains every required fact. A FALSE NOT-FOUND is a "not_found" en
 expect to be missing, or for a term that is in fact in the database. Also per question: bytes of
 the first request, model calls, Data API calls.
 
-Follow-ups run as two invocations with the same conversation_id, with a DynamoDB conversation
-table (moto, on 127.0.0.1) named in CONVERSATION_TABLE, as CONTRACT.md describes it; where the
-handler keeps no memory, follow-ups are simply ungrounded.
+Follow-ups run as two invocations with the same conversation_id, with conversation memory on
+(local_endpoints(memory=True): moto's DynamoDB server on 127.0.0.1, in the handler's region, with
+the table Terraform creates). A follow-up whose first request carries no earlier turn is counted
+(memory did not work) and makes the exit status non-zero: memory is best effort in the handler, so
+without this check a broken table would only show as ungrounded follow-ups.
 
 With --bedrock aws (`make eval BEDROCK=aws AWS_REGION=...`) the answers come from real Bedrock
 and are scored too: required facts present, forbidden claims absent, answer language right;
@@ -24,7 +26,6 @@ import json
 import logging
 import os
 import re
-import socket
 import statistics
 import sys
 import time
@@ -38,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 from local.run import FakeContext, local_endpoints  # noqa: E402
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
-TABLE = "petclinic-eval-conversations"
 # USD per million tokens (input, output), on-demand, Anthropic models on Amazon Bedrock: AWS list
 # prices as recorded in November 2025 for us-east-1; NOT re-checked by this script. In-Region
 # (geographic) profiles of the 4.5 generation cost about 10% more than global ones, and prices
@@ -147,42 +147,12 @@ class Capture:
         self.data_calls += 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def conversation_table() -> Any:
-    """A moto DynamoDB server on 127.0.0.1 with the conversation table of CONTRACT.md (server mode,
-    so that real Bedrock calls with --bedrock aws are not intercepted)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    table = f"{TABLE}-{uuid.uuid4().hex[:8]}"  # moto's state is per process: a fresh table per run
-    dynamodb = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
-    dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "conversation_id", "KeyType": "HASH"}, {"AttributeName": "item", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "conversation_id", "AttributeType": "S"},
-                              {"AttributeName": "item", "AttributeType": "S"}])
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
-    os.environ.update(CONVERSATION_TABLE=table, AWS_ENDPOINT_URL_DYNAMODB=url)
-    return server
-
-
 def run(questions: list[dict[str, Any]], bedrock: str, db_url: str | None, transliterate: bool = True) -> dict[str, Any]:
     """``transliterate=False`` measures the handler with its Hangul/Latin transliteration switched off."""
     import lambda_function as lf
 
     saved = lf.hangul_to_latin, lf.latin_to_hangul
-    with local_endpoints(db_url, bedrock) as stack:
-        server = conversation_table()
+    with local_endpoints(db_url, bedrock, memory=True) as stack:
         try:
             if not transliterate:
                 lf.hangul_to_latin, lf.latin_to_hangul = (lambda word: []), (lambda word: None)
@@ -195,7 +165,6 @@ def run(questions: list[dict[str, Any]], bedrock: str, db_url: str | None, trans
                                            lf.settings_once().inference_profile)
         finally:
             lf.hangul_to_latin, lf.latin_to_hangul = saved
-            server.stop()
             lf._clients.clear()
             lf._settings = None
     return {"rows": rows, "bedrock": bedrock, "model_id": model_id}
@@ -215,6 +184,7 @@ def ask(lf: Any, capture: Capture, question: dict[str, Any], known: set[str]) ->
     latency_ms = (time.perf_counter() - started) * 1000
     body = json.loads(response["body"])
     first = json.loads(capture.bedrock[0]) if capture.bedrock else {}
+    earlier = sum(1 for message in first.get("messages", [])[:-1] if message.get("role") == "assistant")
     text = request_text(first)
     facts = last_facts(text)
     missing = [fact for fact in question["required"] if not fact_present(fact, text, in_facts=True)]
@@ -229,6 +199,7 @@ def ask(lf: Any, capture: Capture, question: dict[str, Any], known: set[str]) ->
     return {
         "id": question["id"], "kind": question["kind"], "lang": question["lang"], "question": turns[-1],
         "status": response["statusCode"], "grounded": not missing, "missing": missing,
+        "earlier_turns": earlier, "memory_missing": len(turns) > 1 and earlier < len(turns) - 1,
         "false_not_found": false_not_found, "first_bytes": len(capture.bedrock[0]) if capture.bedrock else 0,
         "model_calls": usage.get("model_calls", len(capture.bedrock)), "data_calls": capture.data_calls,
         "answer": answer, "answer_missing": [f for f in question["required"] if not fact_present(f, answer, in_facts=False)],
@@ -260,6 +231,8 @@ def render(result: dict[str, Any]) -> str:
            f"| grounded, follow-ups left out | {sum(r['grounded'] for r in singles)} / {len(singles)} "
            f"({_pct(sum(r['grounded'] for r in singles), len(singles))}) |",
            f"| grounded follow-ups (need conversation memory) | {sum(r['grounded'] for r in followups)} / {len(followups)} |",
+           f"| follow-ups whose first request carries the earlier turn | "
+           f"{sum(not r['memory_missing'] for r in followups)} / {len(followups)} |",
            f"| false \"not found\" statements | {len(false_nf)} |",
            f"| first request bytes: median / max | {statistics.median(first):,.0f} B / {max(first):,} B |",
            f"| model calls per question: mean / max | {statistics.mean(calls):.2f} / {max(calls)} |",
@@ -329,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(text, encoding="utf-8")
         print(f"written to {out}", file=sys.stderr)
     rows = result["rows"]
-    return 0 if not any(r["false_not_found"] for r in rows) and all(r["status"] == 200 for r in rows) else 1
+    ok = not any(r["false_not_found"] or r["memory_missing"] for r in rows) and all(r["status"] == 200 for r in rows)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

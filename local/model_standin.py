@@ -3,7 +3,9 @@
 It answers only from what the request carries: the facts document the handler prefetched, or the
 toolResults of a tool call it asked for itself (chosen by simple keyword rules), in plain sentences in
 the asker's language. Greetings and questions outside the clinic's data get an honest short reply;
-relative periods ("last year") are declined rather than guessed. That is enough
+relative periods ("last year") are declined rather than guessed. A follow-up that brings no facts
+of its own ("Where does she live?" after "Who owns Coco?") is answered from the most recent earlier
+answer in the conversation history, and says so. That is enough
 to run the handler's whole path offline - prefetch, tool loop, response - with real HTTP and
 real boto3. Dev tooling only; point boto3 at it with ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``.
 """
@@ -31,6 +33,10 @@ _IN_SCOPE = re.compile(
     r"|보호자|주인|반려|동물|수의사|의사|방문|진료|고양이|강아지|병원|도시|전문|몇|마리|고객|종류",
     re.IGNORECASE)
 _OUT_OF_SCOPE = re.compile(r"weather|news|stock|joke|recipe|translate|날씨|뉴스|주식|농담|요리|번역", re.IGNORECASE)
+# A question that points back at an earlier turn ("his phone", "그 사람"): answered from history.
+_REFERS_BACK = re.compile(r"\b(he|she|his|her|hers|him|they|their|theirs|them)\b|(^|\s)[그이저]\s|그분|그녀|걔|거기",
+                          re.IGNORECASE)
+_EARLIER = {"ko": "앞선 대화에서 답한 내용입니다: ", "en": "From earlier in this conversation: "}
 _RELATIVE_TIME = re.compile(r"작년|올해|지난|이번 달|어제|오늘|last (year|month|week)|this (year|month|week)|yesterday|today",
                             re.IGNORECASE)
 
@@ -64,6 +70,19 @@ def current_turn(messages: list[dict[str, Any]]) -> tuple[str, str, dict[str, An
             facts = json.loads(header.split("\n<facts>\n", 1)[1].split("\n</facts>", 1)[0])
         return lang, question.strip(), facts
     return "en", "", None
+
+
+def earlier_answer(messages: list[dict[str, Any]]) -> str | None:
+    """The most recent earlier assistant answer (history), without the stand-in's own prefixes."""
+    for message in reversed(messages[:-1]):
+        texts = [b["text"] for b in message.get("content") or [] if isinstance(b, dict) and "text" in b]
+        if message.get("role") != "assistant" or not texts:
+            continue
+        text = " ".join(texts).strip()
+        for prefix in (*LABEL.values(), *_EARLIER.values()):
+            text = text.removeprefix(prefix.strip()).strip()
+        return text or None
+    return None
 
 
 def _people(items: list[dict[str, Any]], lang: str) -> str:
@@ -196,6 +215,9 @@ def _answer(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
             lang, "안녕하세요! 보호자, 반려동물, 수의사, 방문 기록에 대해 물어보세요. 저는 오프라인 개발용 대체 모델이라 간단한 조회만 합니다.",
             "Hello! Ask me about the clinic's owners, pets, vets and visits. I am the offline development stand-in and "
             "only do simple lookups.")}], "end_turn"
+    earlier = earlier_answer(messages)
+    if earlier and (_REFERS_BACK.search(question) or not _IN_SCOPE.search(question)):
+        return [{"text": LABEL[lang] + _EARLIER[lang] + earlier}], "end_turn"
     if not _IN_SCOPE.search(question):
         return [{"text": LABEL[lang] + _t(lang, "죄송하지만 병원 데이터(보호자, 반려동물, 수의사, 방문)에 관한 질문에만 답할 수 있습니다.",
                                           "Sorry, I can only answer questions about the clinic's owners, pets, vets and visits.")}], "end_turn"

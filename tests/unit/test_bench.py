@@ -16,8 +16,11 @@ def test_bench_runs_and_reports_every_target(tmp_path: Path) -> None:
     bench.main(["--sizes", "10", "--runs", "1", "--stub-runs", "2", "--import-repeat", "1", "--out", str(out)])
     text = out.read_text()
     assert "SEED BASELINE" in text and "### Targets" in text
+    assert "### Conversation memory" in text and "at the 5th turn" in text
     rows = [line for line in text.splitlines() if line.startswith("| 10 |")]
-    assert len(rows) == len(bench.QUESTIONS) + 1  # one per question, one against the seed
+    assert len(rows) == len(bench.QUESTIONS) + 3  # one per question, the seed, the 5th turn, memory's time
+    turn5 = next(line for line in rows if "|" in line and line.count("|") == 8).split("|")
+    assert turn5[4].strip() == "4"  # four earlier turns reached the model at the 5th
 
 
 def test_token_estimate_counts_hangul_per_character() -> None:

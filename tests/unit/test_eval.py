@@ -39,6 +39,15 @@ def test_offline_eval_has_no_false_not_found_and_grounds_single_questions(tmp_pa
     assert "### By kind" in out.read_text()
 
 
+def test_follow_ups_get_the_earlier_turn_from_memory() -> None:
+    """Follow-ups run with memory on, in the handler's region: the first turn reaches the model.
+    (The harness once created its table in another region; memory, best effort, failed silently.)"""
+    followups = [q for q in evaluation.load_questions() if q["kind"] == "followup"]
+    rows = evaluation.run(followups, "local", None)["rows"]
+    assert [r["id"] for r in rows if r["memory_missing"]] == []
+    assert [r["id"] for r in rows if not r["grounded"]] == []
+
+
 def test_a_false_not_found_is_counted() -> None:
     """The checker itself can fail: a not-found entry for a name that exists is reported."""
     rows = evaluation.run([{"id": "x", "kind": "missing", "lang": "en", "q": "Who owns Zorro?", "required": [],
