@@ -825,7 +825,7 @@ def placeholders(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
 # --------------------------------------------------------------------------------------------
 
 TURN_PREFIX = "turn#"
-HISTORY_MAX_BYTES = 6 * 1024  # question + answer text given back to the model, newest turns first
+HISTORY_MAX_BYTES = 6 * 1024  # of the Converse request given to earlier turns (newest first), as sent
 STORED_ANSWER_CHARS = 3000  # an answer is kept up to this length (the model's own words)
 MEMORY_WAIT_S = 2.0  # the longest the answer waits for history that is still loading
 MEMORY_CALL_S = 2.0  # one DynamoDB call (connect + read), within the request's deadline
@@ -878,7 +878,7 @@ def load_turns(settings: Settings, conversation_id: str) -> list[PastTurn]:
             if float(item["expires_at"]["N"]) <= now:  # DynamoDB's TTL deletes lazily
                 continue
             turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"))
-            used += len(turn.question.encode()) + len(turn.answer.encode())
+            used += len(json.dumps(history_messages([turn])))  # as the request carries it: \uXXXX per Hangul
             if used > HISTORY_MAX_BYTES:
                 break
             turns.append(turn)

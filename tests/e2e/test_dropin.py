@@ -338,3 +338,15 @@ def test_conversation_on_mariadb(monkeypatch: pytest.MonkeyPatch, mysql_url: str
         post_json(stack["base"], {"question": "보리의 보호자는 누구야?", "conversation_id": "maria-1"})
         reply = post_json(stack["base"], {"question": "그 사람은 어디 살아?", "conversation_id": "maria-1"})
         assert reply.status == 200 and "보리의 보호자는 누구야?" in model_texts(stack, -1)
+
+
+def test_korean_history_is_bounded_as_the_request_carries_it(gateway: dict[str, Any]) -> None:
+    """botocore escapes each Hangul character as \\uXXXX (6 bytes): the bound counts what is sent."""
+    table, now = boto3.client("dynamodb"), int(time.time())
+    for n in range(5):
+        table.put_item(TableName=dynamodb.TABLE, Item={
+            "conversation_id": {"S": "ko-1"}, "item": {"S": f"turn#{now * 1000 + n:013d}#x"},
+            "question": {"S": f"질문 {n}"}, "answer": {"S": "가" * 900}, "expires_at": {"N": str(now + 600)}})
+    post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": "ko-1"})
+    history = gateway["standin"].requests[-1]["messages"][:-1]
+    assert history and len(json.dumps(history)) <= lf.HISTORY_MAX_BYTES
