@@ -13,6 +13,7 @@ BEDROCK ?= local
 export Q
 export PETCLINIC_DB_URL
 export PORT
+export WRITES_ENABLED
 export REPLACE_SAMPLE_DATA
 
 .PHONY: help venv run serve chat lint test check bench eval package docs fmt init plan apply invoke logs clean
@@ -21,6 +22,7 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo '  Variables: Q="question" (run, invoke), BEDROCK=aws (run, serve, chat, eval against real Bedrock; set AWS_REGION), PETCLINIC_DB_URL=mysql://...'
 	@echo '             REPLACE_SAMPLE_DATA=1 (run: DROP the PetClinic tables of PETCLINIC_DB_URL and load the sample)'
+	@echo '             WRITES_ENABLED=true (chat, serve: offer the write tools, confirmed first)'
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
