@@ -276,6 +276,19 @@ def memory_overhead(question: str, runs: int, model_time: list[float]) -> dict[s
             "save_p50": statistics.median(timings["save"])}
 
 
+def timing_converse(real: Any, model_time: list[float]) -> Any:
+    """_converse, also adding each call's time to ``model_time`` (the model is left out of overheads)."""
+
+    def converse_timed(*args: Any, **kwargs: Any) -> Any:
+        begun = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            model_time.append(time.perf_counter() - begun)
+
+    return converse_timed
+
+
 def measure_memory(db_path: Path, runs: int) -> dict[str, Any]:
     """The same database with memory on: the 5th turn's first request and the memory's time."""
     with local_endpoints(f"sqlite:///{db_path}", load=False, memory=True):
@@ -285,15 +298,7 @@ def measure_memory(db_path: Path, runs: int) -> dict[str, Any]:
         meter.attach()
         model_time: list[float] = []
         real_converse = lf._converse
-
-        def converse_timed(*args: Any, **kwargs: Any) -> Any:
-            begun = time.perf_counter()
-            try:
-                return real_converse(*args, **kwargs)
-            finally:
-                model_time.append(time.perf_counter() - begun)
-
-        lf._converse = converse_timed
+        lf._converse = timing_converse(real_converse, model_time)
         try:
             result = {"turn5": conversation_turn5(meter), "filled_hangul": filled_history(meter, "가나다라마바사"),
                       "filled_ascii": filled_history(meter, "abcdefg"),
@@ -323,15 +328,7 @@ def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
         settings = lf.settings_once()
         model_time: list[float] = []
         real_converse = lf._converse
-
-        def converse_timed(*args: Any, **kwargs: Any) -> Any:
-            begun = time.perf_counter()
-            try:
-                return real_converse(*args, **kwargs)
-            finally:
-                model_time.append(time.perf_counter() - begun)
-
-        lf._converse = converse_timed
+        lf._converse = timing_converse(real_converse, model_time)
         try:
             for label, question, named in QUESTIONS:
                 timed_handler(question, model_time)  # warm-up: connections, SQLite page cache

@@ -71,7 +71,7 @@ def test_tool_use_then_answer(clients: dict[str, Any]) -> None:
 
 def test_tool_rounds_are_capped(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                 settings: lf.Settings) -> None:
-    monkeypatch.setattr(lf, "_settings", lf.Settings(**{**settings.__dict__, "max_tool_rounds": 2}))
+    monkeypatch.setattr(lf, "_settings", settings._replace(max_tool_rounds=2))
     bedrock, rds, sent = clients["bedrock"], clients["rds"], clients["sent"]
     for i in range(3):
         bedrock.add_response("converse", _reply([_tool_use("aggregate", {"metric": "totals"}, f"tu-{i}")], "tool_use"))
