@@ -125,10 +125,10 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             conversation_max_turns=_int_setting("CONVERSATION_MAX_TURNS", DEFAULT_CONVERSATION_MAX_TURNS, 1, 20),
             api_gateway_budget_ms=_int_setting("API_GATEWAY_BUDGET_MS", DEFAULT_API_GATEWAY_BUDGET_MS, 1000, 900_000),
             cors_allow_origins=tuple(o.strip() for o in _env("CORS_ALLOW_ORIGIN").split(",") if o.strip()),
-            writes_enabled=_env("WRITES_ENABLED", "false").lower() == "true",
+            writes_enabled=(_env("WRITES_ENABLED") or "false").lower() == "true",
         )
         problems = values.problems()
-        if _env("WRITES_ENABLED", "false").lower() not in ("true", "false"):
+        if (_env("WRITES_ENABLED") or "false").lower() not in ("true", "false"):  # empty (make exports it): off
             problems.append("WRITES_ENABLED must be true or false")
         if problems:
             # Names of variables are not secret; their values may be, so only names are logged.

@@ -17,7 +17,9 @@ SECRET = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("DB_CLUSTER_ARN", CLUSTER)
     monkeypatch.setenv("DB_SECRET_ARN", SECRET)
-    for name in ("DB_NAME", "BEDROCK_MODEL_ID", "BEDROCK_INFERENCE_PROFILE", "MAX_TOOL_ROUNDS", "MAX_OUTPUT_TOKENS"):
+    for name in ("DB_NAME", "BEDROCK_MODEL_ID", "BEDROCK_INFERENCE_PROFILE", "MAX_TOOL_ROUNDS", "MAX_OUTPUT_TOKENS",
+                 "CONVERSATION_TABLE", "CONVERSATION_IDLE_MINUTES", "CONVERSATION_MAX_TURNS", "API_GATEWAY_BUDGET_MS",
+                 "CORS_ALLOW_ORIGIN", "WRITES_ENABLED"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -28,6 +30,26 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
     assert settings.model_id == "anthropic.claude-haiku-4-5-20251001-v1:0"
     assert settings.inference_profile == "auto"
     assert settings.max_tool_rounds == lf.DEFAULT_MAX_TOOL_ROUNDS
+    assert (settings.memory, settings.writes_enabled, settings.cors_allow_origins) == (False, False, ())
+    assert (settings.conversation_idle_minutes, settings.conversation_max_turns) == (60, 5)
+    assert settings.api_gateway_budget_ms == 28_000 < 29_000
+
+
+def test_an_empty_setting_means_its_default(env: pytest.MonkeyPatch) -> None:
+    """make exports WRITES_ENABLED even when unset: empty must not break make run."""
+    env.setenv("WRITES_ENABLED", "")
+    assert lf.Settings.from_env().writes_enabled is False
+
+
+def test_memory_writes_and_cors_settings(env: pytest.MonkeyPatch) -> None:
+    env.setenv("CONVERSATION_TABLE", "petclinic-dev-genai-conversations")
+    env.setenv("WRITES_ENABLED", "TRUE")
+    env.setenv("CORS_ALLOW_ORIGIN", "https://petclinic.example.com, http://localhost:8080")
+    env.setenv("API_GATEWAY_BUDGET_MS", "100")
+    settings = lf.Settings.from_env()
+    assert settings.memory and settings.writes_enabled
+    assert settings.cors_allow_origins == ("https://petclinic.example.com", "http://localhost:8080")
+    assert settings.api_gateway_budget_ms == 1000  # clamped
 
 
 def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:
@@ -45,6 +67,10 @@ def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:
         ("DB_CLUSTER_ARN", "petclinic-dev"),
         ("DB_NAME", "petclinic; DROP TABLE owners"),
         ("BEDROCK_INFERENCE_PROFILE", "mars"),
+        ("WRITES_ENABLED", "yes please"),
+        ("WRITES_ENABLED", "true"),  # without CONVERSATION_TABLE: a pending write needs the conversation
+        ("CONVERSATION_TABLE", "no spaces allowed"),
+        ("CORS_ALLOW_ORIGIN", "javascript:alert(1)"),
     ],
 )
 def test_invalid_configuration_is_a_500_that_names_nothing_secret(
