@@ -79,7 +79,8 @@ apply: ## terraform apply the saved plan (run `make plan` first)
 
 # invoke and logs read the deployed names from `terraform output` and stop with a clear message
 # (never run aws with an empty name) when there is no state here or the AWS CLI is missing.
-NEED_AWS = command -v aws >/dev/null || { echo "make $@: needs the AWS CLI v2 (aws) on PATH" >&2; exit 1; }
+NEED_AWS = command -v aws >/dev/null || { echo "make $@: needs the AWS CLI v2 (aws) on PATH" >&2; exit 1; }; \
+	aws --version 2>&1 | grep -q '^aws-cli/2' || { echo "make $@: needs the AWS CLI v2 (aws --version says: $$(aws --version 2>&1))" >&2; exit 1; }
 define tf_output
 $$($(TF_ENV) $(TF) output -raw $(1) 2>/dev/null) && [ -n "$$$(2)" ] || { echo "make $@: terraform output $(1) is empty or missing: run 'make init' and 'make apply' in this folder first" >&2; exit 1; }
 endef

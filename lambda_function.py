@@ -19,7 +19,7 @@ import unicodedata
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from http import HTTPStatus
 from typing import Any, NamedTuple, NoReturn
@@ -254,13 +254,14 @@ class BadRequest(AppError):
 class NotFound(AppError):
     status = HTTPStatus.NOT_FOUND
     code = "not_found"
-    message = "Unknown path: POST /api/genai, POST /api/genai/chatclient or GET /api/genai/health."
+    message = "Unknown path. Use POST /api/genai, POST /api/genai/chatclient or GET /api/genai/health."
 
 
 class MethodNotAllowed(AppError):
     status = HTTPStatus.METHOD_NOT_ALLOWED
     code = "method_not_allowed"
     message = "Use POST to ask a question (GET with ?question= also works; OPTIONS for CORS)."
+    allow = "GET, POST, OPTIONS"
 
 
 class PayloadTooLarge(AppError):
@@ -410,17 +411,16 @@ def _str_map(value: Any) -> dict[str, str]:
     return found
 
 
+API_ROOT = "/genai"  # /api/genai behind API Gateway and ALB; a Function URL has no prefix
+
+
 def _route(method: str, path: str) -> str:
-    last = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    """The whole path after .../genai decides: "", /chatclient, /health; anything else is unknown."""
     if method == "OPTIONS":
         return "preflight"
-    if last == "health":
-        return "health"
-    if last == "chatclient":
-        return "chatclient"
-    if last in ("", "genai"):
-        return "ask"
-    return "unknown"
+    at = path.find(API_ROOT)
+    rest = (path[at + len(API_ROOT):] if at >= 0 else path).rstrip("/").lower()
+    return {"": "ask", "/chatclient": "chatclient", "/health": "health"}.get(rest, "unknown")
 
 
 def describe_call(event: Any) -> Call:
@@ -490,7 +490,7 @@ def _http_payload(event: dict[str, Any], call: Call) -> Any:
     if len(body) > MAX_BODY_BYTES * 2:
         raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     raw: bytes
-    if event.get("isBase64Encoded"):
+    if event.get("isBase64Encoded") is True:
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
@@ -514,9 +514,13 @@ def _http_payload(event: dict[str, Any], call: Call) -> Any:
                          "invalid_json") from None
 
 
+# Letters and marks that render as nothing (Hangul fillers, the braille blank, the grapheme joiner...).
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5")
+
+
 def _visible(text: str) -> bool:
-    """Anything besides spaces, control and format characters (zero-width spaces cost model calls too)?"""
-    return any(unicodedata.category(ch)[0] not in "CZ" for ch in text)
+    """Anything besides spaces, control, format and blank-looking characters (they cost model calls too)?"""
+    return any(unicodedata.category(ch)[0] not in "CZ" and ch not in _INVISIBLE for ch in text)
 
 
 def _question_from(payload: dict[str, Any]) -> Question:
@@ -527,6 +531,8 @@ def _question_from(payload: dict[str, Any]) -> Question:
         raise BadRequest('The field "question" is required.', "missing_question")
     if not isinstance(text, str):
         raise BadRequest('The field "question" must be a string.', "invalid_question")
+    if any("\ud800" <= ch <= "\udfff" for ch in text):  # a lone surrogate (a JSON \ud800 escape) is not text
+        raise BadRequest('The field "question" is not valid Unicode text.', "invalid_question")
     text = unicodedata.normalize("NFC", text).strip()
     if not text or not _visible(text):
         raise BadRequest('The field "question" must not be empty.', "empty_question")
@@ -827,6 +833,7 @@ MEMORY_WAIT_S = 2.0  # the longest the answer waits for history that is still lo
 MEMORY_CALL_S = 2.0  # one DynamoDB call (connect + read), within the request's deadline
 MEMORY_WRITE_RESERVE_MS = 1_500  # below this much time left the turn is not stored
 COOKIE_NAME = "petclinic_genai_conversation"
+_COOKIE_ID_RE = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
 
 
 class PastTurn(NamedTuple):
@@ -884,7 +891,7 @@ def load_turns(settings: Settings, conversation_id: str) -> list[PastTurn]:
         return []
 
 
-def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline: Deadline) -> bool:
+def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline: Deadline, request_id: str = "") -> bool:
     """One item per turn (a unique sort key), so two concurrent requests never overwrite each other."""
     if deadline.remaining_ms() < MEMORY_WRITE_RESERVE_MS:
         logger.warning("conversation turn not stored: out of time")
@@ -899,6 +906,7 @@ def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline
                 "question": {"S": turn.question},
                 "answer": {"S": turn.answer[:STORED_ANSWER_CHARS]},
                 "expires_at": {"N": str(int(now) + settings.conversation_idle_minutes * 60)},
+                **({"request_id": {"S": request_id}} if request_id else {}),
             },
             ConditionExpression="attribute_not_exists(#i)",
             ExpressionAttributeNames={"#i": "item"},
@@ -928,16 +936,15 @@ def conversation_for(call: Call, question: Question, settings: Settings) -> tupl
     if not settings.memory or not call.browser:
         return None, False
     cookie = call.cookies.get(COOKIE_NAME, "")
-    if _CONVERSATION_RE.fullmatch(cookie):
+    if _COOKIE_ID_RE.fullmatch(cookie):  # only ids this function makes: a chosen one is not adopted
         return cookie, True  # refreshed, so the cookie lives as long as the conversation
     return uuid.uuid4().hex, True
 
 
 def conversation_cookie(call: Call, conversation_id: str, settings: Settings) -> str:
     """HttpOnly, Secure, SameSite=Strict, scoped to the API path (/api/genai), expiring with the memory."""
-    path = call.path.rstrip("/")
-    if call.route in ("chatclient", "health"):
-        path = path.rsplit("/", 1)[0]
+    at = call.path.find(API_ROOT)
+    path = call.path[:at + len(API_ROOT)] if at >= 0 else "/"
     path = path if re.fullmatch(r"/[A-Za-z0-9._~/-]{0,200}", path) else "/"
     return (f"{COOKIE_NAME}={conversation_id}; Path={path}; Max-Age={settings.conversation_idle_minutes * 60};"
             " HttpOnly; Secure; SameSite=Strict")
@@ -1838,16 +1845,30 @@ def refused_tool(tool_use: dict[str, Any], reason: str) -> dict[str, Any]:
 
 PENDING_ITEM = "~pending"  # sorts after every turn# item: one pending action per conversation
 PENDING_MINUTES = 10
+WRITE_RESERVE_MS = 3_000  # a confirmation needs this much time left: the claim, the transaction, the answer
 _CONFIRM = frozenset("yes y yep confirm confirmed ok okay sure 네 예 응 확인 좋아요 그래요 넵".split()) | {
     "yes please", "yes confirm", "please do", "네 확인", "네 추가해 주세요", "확인했어요", "확인합니다"}
 _CANCEL = frozenset("no n nope cancel stop 아니요 아니오 아니 취소 아뇨".split()) | {
     "no thanks", "cancel it", "취소해", "취소해 주세요", "취소할게요", "하지 마"}
-_PHONE_RE = re.compile(r"\d{1,12}")
+_PHONE_RE = re.compile(r"[0-9]{1,12}")  # ASCII digits only ("\d" would take fullwidth and Arabic-Indic digits)
+_MAX_ID = 2**31 - 1  # the schema's INTEGER keys
 # Column sizes of the PetClinic schema (VARCHAR lengths).
 _LENGTHS = {"first_name": 30, "last_name": 30, "address": 255, "city": 80, "name": 30, "description": 255}
 
-_ACTIVE_CONVERSATION: contextvars.ContextVar[str | None] = contextvars.ContextVar("petclinic_conversation",
-                                                                                  default=None)
+
+
+class WriteScope:
+    """The request that may propose a write: its conversation, its id, and what it proposed (one at most)."""
+
+    def __init__(self, conversation_id: str, request_id: str) -> None:
+        self.conversation_id, self.request_id = conversation_id, request_id
+        self.proposals: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+
+# Set by answer() only when writes are on, memory is on, there is a conversation and the request is
+# not a GET (a link must never write): without it no write tool is offered or run.
+_WRITE_SCOPE: contextvars.ContextVar[WriteScope | None] = contextvars.ContextVar("petclinic_writes", default=None)
 
 
 def reply_intent(text: str) -> str | None:
@@ -1861,6 +1882,7 @@ def reply_intent(text: str) -> str | None:
 
 
 def _required_text(args: dict[str, Any], name: str, label: str | None = None) -> str:
+    """A stored text: NFC, trimmed, visible, no control or format characters, within its column."""
     value = args.get(name)
     label = label or name
     if not isinstance(value, str) or not unicodedata.normalize("NFC", value).strip():
@@ -1868,6 +1890,8 @@ def _required_text(args: dict[str, Any], name: str, label: str | None = None) ->
     value = unicodedata.normalize("NFC", value).strip()
     if not _visible(value):
         raise ToolInputError(f"{label} must not be blank")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in value):
+        raise ToolInputError(f"{label} must not contain control, format or line-break characters")
     limit = _LENGTHS.get(name, 255)
     if len(value) > limit:
         raise ToolInputError(f"{label} must be at most {limit} characters")
@@ -1876,9 +1900,24 @@ def _required_text(args: dict[str, Any], name: str, label: str | None = None) ->
 
 def _positive_id(args: dict[str, Any], name: str) -> int:
     value = args.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_ID:
         raise ToolInputError(f"{name} must be a positive integer from the search tools")
     return value
+
+
+def _write_date(args: dict[str, Any], name: str, latest: date) -> date | None:
+    """A date to store: YYYY-MM-DD, from 1900-01-01 (MySQL's DATE starts at 1000; no clinic record is older)."""
+    value = args.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ToolInputError(f"{name} must be a date in YYYY-MM-DD form")
+    found = _date_arg(args, name)
+    if found is None or found < date(1900, 1, 1):
+        raise ToolInputError(f"{name} must be a real date from 1900-01-01")
+    if found > latest:
+        raise ToolInputError(f"{name} must not be after {latest.isoformat()}")
+    return found
 
 
 def _owner_row(settings: Settings, owner_id: int, transaction_id: str | None = None) -> dict[str, Any]:
@@ -1917,11 +1956,9 @@ def _same_pet_name(settings: Settings, owner_id: int, name: str, transaction_id:
 def validate_pet(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     owner_id = _positive_id(args, "owner_id")
     name = _required_text(args, "name", "the pet's name")
-    birth = _date_arg(args, "birth_date")
+    birth = _write_date(args, "birth_date", date.today())
     if birth is None:
         raise ToolInputError("birth_date is required (YYYY-MM-DD)")
-    if birth > date.today():
-        raise ToolInputError("birth_date must not be in the future")
     type_name = _required_text(args, "type", "type")
     owner = _owner_row(settings, owner_id)
     pet_type = _type_row(settings, type_name)
@@ -1945,7 +1982,7 @@ def validate_visit(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     owner_id = _positive_id(args, "owner_id")
     pet_name = _required_text(args, "pet_name", "pet_name")
     description = _required_text(args, "description")
-    visit_date = _date_arg(args, "visit_date") or date.today()
+    visit_date = _write_date(args, "visit_date", date.today() + timedelta(days=366)) or date.today()
     owner = _owner_row(settings, owner_id)
     pet = _pet_row(settings, owner_id, pet_name)
     return {"pet_id": pet["id"], "pet": pet["name"], "visit_date": visit_date.isoformat(), "description": description,
@@ -1982,16 +2019,28 @@ _INSERT_COLUMNS = {"add_owner": ("first_name", "last_name", "address", "city", "
 
 
 def propose(settings: Settings, args: dict[str, Any], kind: str) -> dict[str, Any]:
-    """A write tool: validate, store as the conversation's one pending action, write nothing."""
-    conversation_id = _ACTIVE_CONVERSATION.get()
-    if not conversation_id:
-        raise ToolInputError("writes need a conversation (conversation_id or the chat cookie)")
-    values = WRITE_KINDS[kind].validate(settings, args)
-    action = {"id": uuid.uuid4().hex, "kind": kind, "values": values}
-    save_pending(settings, conversation_id, action)
+    """A write tool: validate, store as the conversation's one pending action, write nothing.
+
+    One proposal per answer: the function itself appends it to the answer, so what the asker
+    confirms is exactly what is stored, whatever the model's own words say."""
+    scope = _WRITE_SCOPE.get()
+    if scope is None:
+        raise ToolInputError("writes are not available here")
+    with scope.lock:
+        if scope.proposals:
+            raise ToolInputError("only one change can be proposed per answer; let the user settle this one first")
+        scope.proposals.append({})  # reserved before the checks, so a concurrent second call is refused
+    try:
+        values = WRITE_KINDS[kind].validate(settings, args)
+        action = {"id": uuid.uuid4().hex, "kind": kind, "values": values}
+        save_pending(settings, scope, action)
+    except BaseException:
+        scope.proposals.clear()
+        raise
+    scope.proposals[0] = action
     return {"status": "awaiting_confirmation", "nothing_written_yet": True, "would_write": {"action": kind, **values},
             "next": "Tell the user exactly what would be written and ask them to reply yes to confirm or no to"
-                    f" cancel (the proposal expires in {PENDING_MINUTES} minutes)."}
+                    f" cancel (the proposal expires in {PENDING_MINUTES} minutes, or with any other reply)."}
 
 
 # -- the pending action, in the conversation's partition
@@ -2001,13 +2050,14 @@ def _pending_key(conversation_id: str) -> dict[str, Any]:
     return {"conversation_id": {"S": conversation_id}, "item": {"S": PENDING_ITEM}}
 
 
-def save_pending(settings: Settings, conversation_id: str, action: dict[str, Any]) -> None:
+def save_pending(settings: Settings, scope: WriteScope, action: dict[str, Any]) -> None:
     """Replace the conversation's pending action (never one that is being written right now)."""
     try:
-        client("dynamodb", MEMORY_CALL_S).put_item(
+        client("dynamodb", memory_budget_s()).put_item(
             TableName=settings.conversation_table,
-            Item={**_pending_key(conversation_id), "action": {"S": json.dumps(action, ensure_ascii=False)},
+            Item={**_pending_key(scope.conversation_id), "action": {"S": json.dumps(action, ensure_ascii=False)},
                   "action_id": {"S": action["id"]}, "status": {"S": "pending"},
+                  "request_id": {"S": scope.request_id},
                   "expires_at": {"N": str(int(time.time()) + PENDING_MINUTES * 60)}},
             ConditionExpression="attribute_not_exists(#s) OR #s <> :committing",
             ExpressionAttributeNames={"#s": "status"},
@@ -2018,16 +2068,22 @@ def save_pending(settings: Settings, conversation_id: str, action: dict[str, Any
         raise ToolInputError("the proposal could not be saved; nothing was written, try again shortly") from err
 
 
-def load_pending(settings: Settings, conversation_id: str) -> dict[str, Any] | None:
-    response = client("dynamodb", MEMORY_CALL_S).query(
+def load_pending(settings: Settings, conversation_id: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The pending action and the request id of the newest turn, in one Query ("~pending" sorts last,
+    so newest-first it comes first): only a proposal made in the turn just before can be confirmed."""
+    response = client("dynamodb", memory_budget_s()).query(
         TableName=settings.conversation_table,
-        KeyConditionExpression="conversation_id = :c AND #i = :p",
-        ExpressionAttributeNames={"#i": "item"},
-        ExpressionAttributeValues={":c": {"S": conversation_id}, ":p": {"S": PENDING_ITEM}},
-        ConsistentRead=True,
+        KeyConditionExpression="conversation_id = :c",
+        ExpressionAttributeValues={":c": {"S": conversation_id}},
+        ScanIndexForward=False, Limit=2, ConsistentRead=True,
     )
-    items = response.get("Items") or []
-    return items[0] if items else None
+    items = response.get("Items")
+    if not isinstance(items, list):
+        raise ValueError("Items is not a list")
+    pending = next((i for i in items if i.get("item", {}).get("S") == PENDING_ITEM), None)
+    turn = next((i for i in items if str(i.get("item", {}).get("S", "")).startswith(TURN_PREFIX)), None)
+    newest = turn.get("request_id", {}).get("S") if turn else None
+    return pending, newest if isinstance(newest, str) else None
 
 
 def _set_status(settings: Settings, conversation_id: str, action_id: str, new: str, expected: str,
@@ -2041,7 +2097,7 @@ def _set_status(settings: Settings, conversation_id: str, action_id: str, new: s
         names["#r"] = "result"
         values[":result"] = {"S": result}
     try:
-        client("dynamodb", MEMORY_CALL_S).update_item(
+        client("dynamodb", memory_budget_s()).update_item(
             TableName=settings.conversation_table, Key=_pending_key(conversation_id), UpdateExpression=update,
             ConditionExpression="#s = :old AND action_id = :id", ExpressionAttributeNames=names,
             ExpressionAttributeValues=values)
@@ -2063,14 +2119,25 @@ def _transaction(settings: Settings, work: Callable[[str], dict[str, Any]]) -> d
         raise _bad_data("no transactionId")
     try:
         result = work(transaction_id)
-        _data_call(settings, "commit_transaction", 0, transactionId=transaction_id)
-        return result
     except BaseException:
         try:
             _data_call(settings, "rollback_transaction", -RESPONSE_RESERVE_MS, transactionId=transaction_id)
         except Exception as err:  # the Data API ends an abandoned transaction itself; nothing was committed
             logger.warning("rollback failed", extra={"error_type": type(err).__name__})
         raise
+    try:
+        _data_call(settings, "commit_transaction", 0, transactionId=transaction_id)
+    except DataError as err:  # the commit may have happened: never release the action to be written again
+        try:  # ends the transaction if the commit never arrived; fails harmlessly if it did
+            _data_call(settings, "rollback_transaction", -RESPONSE_RESERVE_MS, transactionId=transaction_id)
+        except Exception as rollback_err:
+            logger.warning("rollback failed", extra={"error_type": type(rollback_err).__name__})
+        raise CommitUncertain(err.message, err.code) from err
+    return result
+
+
+class CommitUncertain(DataError):
+    """CommitTransaction failed on our side (timeout, dropped connection): the write may be committed."""
 
 
 def execute_write(settings: Settings, action: dict[str, Any]) -> dict[str, Any]:
@@ -2088,6 +2155,12 @@ def execute_write(settings: Settings, action: dict[str, Any]) -> dict[str, Any]:
                             {k: values[k] for k in ("first_name", "last_name", "telephone")}, transaction_id)
             if same and same[0]["n"]:
                 raise ToolInputError("an owner with this name and telephone already exists")
+        if action["kind"] == "add_visit":
+            same = _execute(settings, "SELECT COUNT(*) AS n FROM visits v WHERE v.pet_id = :pet_id"
+                            " AND v.visit_date = :visit_date AND v.description = :description",
+                            {k: values[k] for k in ("pet_id", "visit_date", "description")}, transaction_id)
+            if same and same[0]["n"]:
+                raise ToolInputError("this visit is already recorded")
         params = {column: values[column] for column in _INSERT_COLUMNS[action["kind"]]}
         new_id = _insert(settings, kind.insert, params, transaction_id)
         rows = _execute(settings, kind.read_back, {"id": new_id}, transaction_id)
@@ -2105,13 +2178,19 @@ WRITE_REPLIES = {
     "written": ("추가했습니다: {summary}", "Done: {summary}"),
     "already": ("이미 추가되어 있습니다: {summary}", "This was already written: {summary}"),
     "cancelled": ("취소했습니다. 아무것도 저장하지 않았습니다.", "Cancelled. Nothing was written."),
-    "nothing": ("확인할 작업이 없습니다(만료되었거나 제안된 적이 없습니다). 아무것도 저장하지 않았습니다.",
-                "There is nothing waiting for confirmation (it expired or was never proposed). Nothing was written."),
+    "nothing": ("확인을 기다리는 작업이 없습니다(바로 앞 답변의 제안만 확인할 수 있고, 만료·취소되었거나 제안된 적이 없습니다). "
+                "아무것도 저장하지 않았습니다.",
+                "There is nothing waiting for confirmation (only the proposal in the answer just before can be"
+                " confirmed; it expired, was cancelled or was never made). Nothing was written."),
     "busy": ("이 작업은 지금 저장 중입니다. 잠시 후 다시 확인해 주세요.",
              "This change is being written right now. Please check again in a moment."),
     "refused": ("저장할 수 없습니다: {reason}. 아무것도 저장하지 않았습니다.", "It cannot be written: {reason}. Nothing was written."),
     "unavailable": ("대기 중인 작업을 확인할 수 없습니다. 아무것도 저장하지 않았습니다. 잠시 후 다시 시도해 주세요.",
                     "The pending change could not be checked. Nothing was written; please try again shortly."),
+    "uncertain": ("저장이 끝났는지 확인하지 못했습니다. 다시 요청하기 전에 저장되었는지 조회해 주세요: {summary}",
+                  "Saving could not be confirmed. Before asking again, check whether it was saved: {summary}"),
+    "ask": ("아직 저장하지 않았습니다. 저장할 내용: {summary}. 저장하려면 '네', 취소하려면 '아니요'라고 답해 주세요.",
+            "Nothing is saved yet. To be written: {summary}. Reply yes to save it or no to cancel."),
 }
 
 
@@ -2121,16 +2200,16 @@ def _reply(kind: str, language: str, **values: str) -> str:
 
 
 def summarize(kind: str, row: dict[str, Any], language: str) -> str:
-    """What was written, from the row read back (the asker's language)."""
+    """What is proposed (the validated values) or was written (the row read back), in the asker's language."""
     ko = language.startswith("ko")
     if kind == "add_owner":
         name = display_name(row["first_name"], row["last_name"])
         where = f'{row["address"]}, {row["city"]}'
         return f'보호자 {name} ({where}, 전화 {row["telephone"]})' if ko else f'owner {name} ({where}, tel {row["telephone"]})'
-    owner = display_name(row["first_name"], row["last_name"])
+    owner = row.get("owner") or display_name(row["first_name"], row["last_name"])
     if kind == "add_pet":
         if ko:
-            return f'반려동물 {row["name"]} ({row["type"]}, {row["birth_date"]} 생) — 보호자 {owner}'
+            return f'반려동물 {row["name"]} ({row["type"]}, {row["birth_date"]}생) — 보호자 {owner}'
         return f'pet {row["name"]} ({row["type"]}, born {row["birth_date"]}) for owner {owner}'
     if ko:
         return f'{row["pet"]}의 방문 {row["visit_date"]}: {row["description"]} (보호자 {owner})'
@@ -2141,33 +2220,38 @@ def settle_pending(settings: Settings, conversation_id: str, intent: str, langua
                    request_id: str) -> tuple[str, dict[str, Any] | None]:
     """Confirm or cancel the pending action. Returns the answer text and, after a write, what was written.
 
-    Idempotent: the action is claimed with a conditional update (pending -> committing) before the
-    transaction, so a retried or concurrent confirmation cannot write it again; a retry after the
-    write answers with the stored result."""
+    Only the proposal made in the turn just before can be settled (any other reply in between makes
+    it stale). Idempotent: the action is claimed with a conditional update (pending -> committing)
+    before the transaction, so a retried or concurrent confirmation cannot write it again; a retry
+    after the write answers with the stored result, and a commit that may have happened is never
+    released to be written again."""
     try:
-        item = load_pending(settings, conversation_id)
-    except Exception as err:
-        _memory_failed("load_pending", err)
-        return _reply("unavailable", language), None
-    if item is None or float(item.get("expires_at", {}).get("N", "0")) <= time.time():
-        return _reply("nothing", language), None
-    try:
+        item, newest_turn = load_pending(settings, conversation_id)
+        if item is None or float(item.get("expires_at", {}).get("N", "0")) <= time.time():
+            return _reply("nothing", language), None
         action = json.loads(_text_attr(item, "action"))
         status, action_id = _text_attr(item, "status"), _text_attr(item, "action_id")
         if action.get("kind") not in WRITE_KINDS or not isinstance(action.get("values"), dict):
             raise ValueError("unknown action")
-    except (ValueError, AttributeError) as err:
+        proposed_in = _text_attr(item, "request_id")
+    except Exception as err:  # DynamoDB down, slow, or an item of the wrong shape: nothing is written
         _memory_failed("load_pending", err)
         return _reply("unavailable", language), None
+    summary = summarize(action["kind"], action["values"], language)
     if status == "done":
         return _reply("already", language, summary=_text_attr(item, "result")), None
     if status == "committing":
         return _reply("busy", language), None
-    if status != "pending":  # cancelled or failed earlier
+    if status == "uncertain":
+        return _reply("uncertain", language, summary=summary), None
+    if status != "pending" or proposed_in != newest_turn:  # settled, failed, or not the turn just before
         return _reply("nothing", language), None
     if intent == "cancel":
-        _set_status(settings, conversation_id, action_id, "cancelled", "pending")
+        if not _moved(settings, conversation_id, action_id, "cancelled", "pending"):
+            return _reply("unavailable", language), None
         return _reply("cancelled", language), None
+    if current_deadline().remaining_ms() < WRITE_RESERVE_MS:
+        raise UpstreamTimeout()  # too little time for the claim, the transaction and the answer
     try:
         claimed = _set_status(settings, conversation_id, action_id, "committing", "pending")
     except Exception as err:
@@ -2178,23 +2262,38 @@ def settle_pending(settings: Settings, conversation_id: str, intent: str, langua
     try:
         row = execute_write(settings, action)
     except ToolInputError as err:
-        _set_status(settings, conversation_id, action_id, "failed", "committing")
+        _moved(settings, conversation_id, action_id, "failed", "committing")
         return _reply("refused", language, reason=str(err)), None
+    except CommitUncertain:
+        _moved(settings, conversation_id, action_id, "uncertain", "committing")
+        return _reply("uncertain", language, summary=summary), None
     except BaseException:
-        try:  # nothing was committed: the asker may confirm again
-            _set_status(settings, conversation_id, action_id, "pending", "committing")
-        except Exception as err:
-            _memory_failed("release_pending", err)
+        _moved(settings, conversation_id, action_id, "pending", "committing")  # nothing committed: may confirm again
         raise
-    summary = summarize(action["kind"], row, language)
-    try:  # committed: a failure here only means a retry answers "being written" until the action expires
-        _set_status(settings, conversation_id, action_id, "done", "committing", summary)
-    except Exception as err:
-        _memory_failed("finish_pending", err)
+    written = summarize(action["kind"], row, language)
+    _moved(settings, conversation_id, action_id, "done", "committing", written)  # if not, retries say "busy"
     logger.info("audit", extra={"audit": {"conversation_id": conversation_id, "action": action["kind"],
                                           "table": WRITE_KINDS[action["kind"]].table, "row_id": row["id"],
                                           "request_id": request_id}})
-    return _reply("written", language, summary=summary), {"action": action["kind"], "id": row["id"]}
+    return _reply("written", language, summary=written), {"action": action["kind"], "id": row["id"]}
+
+
+def _moved(settings: Settings, conversation_id: str, action_id: str, new: str, expected: str,
+           result: str | None = None) -> bool:
+    """_set_status for the steps after the claim: a DynamoDB failure is logged, never raised."""
+    try:
+        return _set_status(settings, conversation_id, action_id, new, expected, result)
+    except Exception as err:
+        _memory_failed("pending_" + new, err)
+        return False
+
+
+def confirmation_request(scope: WriteScope | None, language: str) -> str:
+    """The proposal as stored, appended to the answer by the function itself (not left to the model)."""
+    if scope is None or not scope.proposals or not scope.proposals[0]:
+        return ""
+    action = scope.proposals[0]
+    return "\n\n" + _reply("ask", language, summary=summarize(action["kind"], action["values"], language))
 
 
 # -- the write tools (offered to the model only when writes are enabled)
@@ -2222,19 +2321,23 @@ nothing. After proposing, tell the user exactly what would be written and ask th
 (네) to confirm or "no" (아니요) to cancel. Never say that anything was written or saved."""
 
 
+def writes_offered(settings: Settings) -> bool:
+    return settings.writes_enabled and _WRITE_SCOPE.get() is not None
+
+
 def tools_for(settings: Settings) -> dict[str, Any]:
-    return {**TOOLS, **WRITE_TOOLS} if settings.writes_enabled else TOOLS
+    return {**TOOLS, **WRITE_TOOLS} if writes_offered(settings) else TOOLS
 
 
 def tool_config_for(settings: Settings) -> dict[str, Any]:
-    if not settings.writes_enabled:
+    if not writes_offered(settings):
         return TOOL_CONFIG
     return {"tools": TOOL_CONFIG["tools"] + [
         {"toolSpec": {"name": name, "description": spec[1], "inputSchema": spec[2]}} for name, spec in WRITE_TOOLS.items()]}
 
 
 def system_prompt_for(settings: Settings) -> str:
-    return SYSTEM_PROMPT + WRITES_PROMPT if settings.writes_enabled else SYSTEM_PROMPT
+    return SYSTEM_PROMPT + WRITES_PROMPT if writes_offered(settings) else SYSTEM_PROMPT
 
 
 # --------------------------------------------------------------------------------------------
@@ -2517,19 +2620,22 @@ TRUNCATED_NOTES = {
 
 
 def answer(question: Question, settings: Settings, deadline: Deadline, conversation_id: str | None = None,
-           usage: Usage | None = None, request_id: str = "") -> dict[str, Any]:
+           usage: Usage | None = None, request_id: str = "", may_write: bool = True) -> dict[str, Any]:
     """Prefetch and history side by side, then the model; the turn is stored once the answer is ready.
 
-    With writes on, a plain "yes"/"no" settles the conversation's pending write without the model."""
+    With writes on (and not a GET), a plain "yes"/"no" settles the conversation's pending write
+    without the model; a proposal the model makes is appended to the answer as stored."""
     token = _DEADLINE.set(deadline)  # every dependency call below (threads included) is bounded by it
-    active = _ACTIVE_CONVERSATION.set(conversation_id if settings.memory else None)
+    remember = settings.memory and conversation_id is not None
+    scope = (WriteScope(conversation_id, request_id or uuid.uuid4().hex)
+             if settings.writes_enabled and remember and may_write and conversation_id else None)
+    scoped = _WRITE_SCOPE.set(scope)
     try:
         model_id = model_id_for(settings, deadline)
-        remember = settings.memory and conversation_id is not None
-        intent = reply_intent(question.text) if settings.writes_enabled and remember else None
-        if intent and conversation_id:
-            text, written = settle_pending(settings, conversation_id, intent, question.language, request_id)
-            save_turn(settings, conversation_id, PastTurn(question.text, text), deadline)
+        intent = reply_intent(question.text) if scope else None
+        if intent and scope:
+            text, written = settle_pending(settings, scope.conversation_id, intent, question.language, scope.request_id)
+            save_turn(settings, scope.conversation_id, PastTurn(question.text, text), deadline, scope.request_id)
             return {"answer": text, "truncated": False, "model_id": model_id, "usage": (usage or Usage()).as_dict(),
                     "history_turns": 0, **({"written": written} if written else {})}
         pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, conversation_id)
@@ -2541,10 +2647,11 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
         text = reply.text
         if reply.truncated:
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
+        text += confirmation_request(scope, question.language)
         if remember and conversation_id:
-            save_turn(settings, conversation_id, PastTurn(question.text, text), deadline)
+            save_turn(settings, conversation_id, PastTurn(question.text, text), deadline, request_id)
     finally:
-        _ACTIVE_CONVERSATION.reset(active)
+        _WRITE_SCOPE.reset(scoped)
         _DEADLINE.reset(token)
     return {"answer": text, "truncated": reply.truncated, "model_id": model_id, "usage": usage.as_dict(),
             "history_turns": len(turns)}
@@ -2617,7 +2724,7 @@ def _error_response(err: AppError, request_id: str, source: str, plain_language:
     """The one place errors are rendered: JSON, or a sentence in the asker's language for text callers."""
     extra = {**(headers or {}), **({"Retry-After": str(err.retry_after)} if err.retry_after else {})}
     if isinstance(err, MethodNotAllowed):
-        extra["Allow"] = "GET, POST, OPTIONS"
+        extra["Allow"] = err.allow
     if plain_language:
         return respond(err.status, plain_error(err, plain_language), source, extra)
     body = {"error": {"code": err.code, "message": err.message}, "request_id": request_id}
@@ -2628,7 +2735,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     call = describe_call(event)
-    language, plain, headers = call.language_hint(), call.plain, {}
+    body_text = event.get("body") if isinstance(event, dict) and isinstance(event.get("body"), str) else ""
+    # The asker's language before (or without) a readable question: Hangul in the body, else Accept-Language.
+    language = "ko" if has_hangul(body_text[:2000]) else call.language_hint()
+    plain, headers = call.plain, {}
     usage = Usage()
     try:
         try:
@@ -2640,7 +2750,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return respond(HTTPStatus.NO_CONTENT, "", call.source, headers)
         if call.route == "unknown":
             raise NotFound()
-        if call.method not in ("GET", "POST") or (call.route == "health" and call.method != "GET"):
+        if call.route == "health" and call.method != "GET":
+            refused = MethodNotAllowed("Use GET for the health check.")
+            refused.allow = "GET, OPTIONS"
+            raise refused
+        if call.method not in ("GET", "POST"):
             raise MethodNotAllowed()
         question = parse_request(event, call) if call.route != "health" else None
         if question:
@@ -2651,7 +2765,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return respond(HTTPStatus.OK, {**health(call, event, settings, deadline), "request_id": request_id},
                            call.source, headers)
         conversation_id, set_cookie = conversation_for(call, question, settings)
-        result = answer(question, settings, deadline, conversation_id, usage, request_id)
+        result = answer(question, settings, deadline, conversation_id, usage, request_id, may_write=call.method != "GET")
         if set_cookie and conversation_id:
             headers["Set-Cookie"] = conversation_cookie(call, conversation_id, settings)
         logger.info("answered", extra={"request_id": request_id, "source": call.source, "route": call.route,

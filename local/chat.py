@@ -37,6 +37,8 @@ def chat(lines: IO[str], out: IO[str], prompt: str = "") -> int:
             out.write("(new conversation)\n" + prompt)
             out.flush()
             continue
+        if question and not prompt:  # input from a pipe: show it, so the transcript reads as a conversation
+            out.write(f"> {question}\n")
         if question:
             event = {"question": question, "conversation_id": conversation_id}
             response = lambda_function.lambda_handler(event, FakeContext())

@@ -146,10 +146,8 @@ def _result_sentences(data: Any, lang: str) -> list[str]:
     """Plain sentences from one tool result (never the raw JSON)."""
     if not isinstance(data, dict):
         return [_t(lang, "조회에 실패했습니다.", "The lookup failed.") + f" {data}"]
-    if data.get("status") == "awaiting_confirmation":
-        would = ", ".join(f"{k} {v}" for k, v in data["would_write"].items() if k == "owner_id" or not k.endswith("_id"))
-        return [_t(lang, f"아직 저장하지 않았습니다. 저장할 내용: {would}. 저장하려면 '네', 취소하려면 '아니요'라고 답해 주세요.",
-                   f"Nothing is written yet. This would be written: {would}. Reply yes to confirm or no to cancel.")]
+    if data.get("status") == "awaiting_confirmation":  # the handler appends the exact proposal after this
+        return [_t(lang, "변경 사항을 제안했습니다.", "I have proposed the change.")]
     if "groups" in data:
         groups = ", ".join(f'{g["label"]} {g["count"]}' for g in data["groups"])
         return [_t(lang, f"집계 결과: {groups}.", f"Counts: {groups}.")]

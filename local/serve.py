@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import os
 import sys
 import threading
@@ -29,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local.run import FakeContext, local_endpoints
+from local.run import FakeContext, JsonLogFormatter, local_endpoints
 
 API_PREFIX = "/api/genai"
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway REST's default integration timeout
@@ -107,7 +108,8 @@ def make_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self._send(413, {"Content-Type": "application/json"}, b'{"message": "Request Too Long"}')
                 return
             body = self.rfile.read(length)
-            if not urlsplit(self.path).path.startswith(API_PREFIX):
+            path = urlsplit(self.path).path
+            if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):  # no such resource in the API
                 self._send(403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}')
                 return
             event = proxy_event(self.command, self.path, list(self.headers.items()), body)
@@ -126,9 +128,10 @@ def make_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _forward
+        do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_HEAD = _forward  # ANY
 
     return Handler
 
@@ -148,9 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("PETCLINIC_DB_URL"), help="mysql://... (default: SQLite)")
     parser.add_argument("--bedrock", choices=("local", "aws"), default="local")
     parser.add_argument("--no-memory", action="store_true", help="run without conversation memory")
+    parser.add_argument("--log-level", default="INFO", help="the function's JSON log lines on stderr")
     parser.add_argument("--writes", action="store_true", default=os.environ.get("WRITES_ENABLED") == "true",
                         help="offer the write tools (confirmed first; needs memory); also WRITES_ENABLED=true")
     args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with local_endpoints(args.db, args.bedrock, memory=not args.no_memory):
         os.environ["WRITES_ENABLED"] = "true" if args.writes else "false"
         import lambda_function

@@ -695,6 +695,27 @@ def test_alarms_watch_the_right_metrics() -> None:
 # ------------------------------------------------------------------ make invoke / make logs
 
 
+FAKE_AWS = '#!/bin/sh\nif [ "$1" = --version ]; then echo "{version} Python/3.11"; exit 0; fi\necho "$@" >> {calls}\n'
+
+
+@pytest.mark.parametrize("target", ["logs", "invoke"])
+def test_make_refuses_aws_cli_v1(tmp_path: Path, target: str) -> None:
+    """v1 has no --cli-binary-format nor logs tail: say so instead of failing obscurely."""
+    if not shutil.which("make"):
+        pytest.skip("no make here")
+    fake_tf = tmp_path / "terraform"
+    fake_tf.write_text("#!/bin/sh\nprintf 'petclinic-dev-genai'\n")
+    calls = tmp_path / "aws.log"
+    (tmp_path / "aws").write_text(FAKE_AWS.format(version="aws-cli/1.45.11", calls=calls))
+    for script in (fake_tf, tmp_path / "aws"):
+        script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["make", "--no-print-directory", target, f"TF={fake_tf}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "needs the AWS CLI v2" in done.stderr and "aws-cli/1.45.11" in done.stderr
+    assert not calls.exists()
+
+
 @pytest.mark.parametrize("target", ["logs", "invoke"])
 @pytest.mark.parametrize("terraform_says", ["", "fail"], ids=["empty-output", "no-state"])
 def test_make_never_runs_aws_with_an_empty_name(tmp_path: Path, target: str, terraform_says: str) -> None:
@@ -703,7 +724,7 @@ def test_make_never_runs_aws_with_an_empty_name(tmp_path: Path, target: str, ter
     fake_tf = tmp_path / "terraform"
     fake_tf.write_text("#!/bin/sh\n" + ("exit 1\n" if terraform_says == "fail" else "printf ''\n"))
     calls = tmp_path / "aws.log"
-    (tmp_path / "aws").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (tmp_path / "aws").write_text(FAKE_AWS.format(version="aws-cli/2.17.0", calls=calls))
     for script in (fake_tf, tmp_path / "aws"):
         script.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
@@ -720,7 +741,7 @@ def test_make_logs_tails_the_named_group(tmp_path: Path) -> None:
     fake_tf = tmp_path / "terraform"
     fake_tf.write_text("#!/bin/sh\nprintf '/aws/lambda/petclinic-dev-genai'\n")
     calls = tmp_path / "aws.log"
-    (tmp_path / "aws").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (tmp_path / "aws").write_text(FAKE_AWS.format(version="aws-cli/2.17.0", calls=calls))
     for script in (fake_tf, tmp_path / "aws"):
         script.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}

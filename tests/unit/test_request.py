@@ -196,3 +196,53 @@ def test_text_responses_and_cookies_per_caller_shape() -> None:
     alb = lf.respond(200, "hello", "alb_multi", {"Set-Cookie": "a=b"})
     assert alb["multiValueHeaders"]["Set-Cookie"] == ["a=b"]
     assert lf.respond(204, "", "rest_v1")["headers"].get("Content-Type") is None
+
+
+# ------------------------------------------------------------------ what a reviewer found (each failed before its fix)
+
+
+def test_a_lone_surrogate_is_not_a_question() -> None:
+    """A JSON "\\ud800" escape decodes to a lone surrogate, which no UTF-8 response or DynamoDB item can carry."""
+    with pytest.raises(lf.BadRequest) as caught:
+        lf.parse_request({"httpMethod": "POST", "path": "/api/genai/chatclient", "body": '"\\ud800 hi"'})
+    assert caught.value.code == "invalid_question"
+
+
+@pytest.mark.parametrize("path, route", [
+    ("/api/genai/x/health", "unknown"), ("/api/genai/foo/chatclient", "unknown"), ("/api/genai/genai", "unknown"),
+    ("/api/genaiX", "unknown"), ("/v1/api/genai/chatclient", "chatclient"), ("/health", "health"),
+])
+def test_the_whole_path_after_genai_decides_the_route(path: str, route: str) -> None:
+    assert lf.describe_call({"httpMethod": "POST", "path": path, "body": None}).route == route
+
+
+def test_post_to_health_names_only_what_health_allows() -> None:
+    response = lf.lambda_handler({"httpMethod": "POST", "path": "/api/genai/health", "body": None}, None)
+    assert response["statusCode"] == 405 and response["headers"]["Allow"] == "GET, OPTIONS"
+
+
+def test_is_base64_encoded_must_be_true_not_truthy() -> None:
+    event = {"httpMethod": "POST", "path": "/api/genai", "body": '{"question": "Who owns Leo?"}',
+             "isBase64Encoded": "false"}
+    assert lf.parse_request(event).text == "Who owns Leo?"
+
+
+def test_only_cookie_ids_the_function_makes_are_adopted(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = lf.Settings("a", "b", "c", "d", "auto", 3, 100, conversation_table="t")
+    question = lf.Question("Who owns Leo?", "en")
+    for planted in ("a", "attacker-fixed", "A" * 32):
+        call = lf.describe_call({"httpMethod": "POST", "path": "/api/genai", "body": None,
+                                 "headers": {"cookie": f"{lf.COOKIE_NAME}={planted}"}})
+        chosen, set_cookie = lf.conversation_for(call, question, settings)
+        assert chosen != planted and set_cookie
+    real = "0123456789abcdef0123456789abcdef"
+    call = lf.describe_call({"httpMethod": "POST", "path": "/api/genai", "body": None,
+                             "headers": {"cookie": f"{lf.COOKIE_NAME}={real}"}})
+    assert lf.conversation_for(call, question, settings) == (real, True)
+
+
+def test_text_errors_are_in_the_language_of_the_body_when_the_question_cannot_be_read() -> None:
+    event = {"httpMethod": "POST", "path": "/api/genai/chatclient", "body": json.dumps("가" * 2001, ensure_ascii=False),  # as JSON.stringify sends it
+             "headers": {"content-type": "application/json"}}
+    response = lf.lambda_handler(event, None)
+    assert response["statusCode"] == 413 and response["body"].startswith("질문이 너무 깁니다")
