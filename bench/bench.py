@@ -466,7 +466,8 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
             f"The first Bedrock request at the 5th turn of one conversation (direct invokes with one "
             f"`conversation_id`: {' / '.join(CONVERSATION)}), the stand-in's answers as history; the same last "
             f"question without history is the \"named, ko\" row above. *Filled*: four stored turns of "
-            f"question + answer text up to `HISTORY_MAX_BYTES` ({lf.HISTORY_MAX_BYTES:,} B of UTF-8) in one script, "
+            f"question + answer text filling {lf.HISTORY_MAX_BYTES:,} B of UTF-8 in one script (the handler keeps the newest "
+            f"within `HISTORY_MAX_BYTES` as the request carries them), "
             f"then the same question: the bound's worst case. Bound checked: "
             f"{TARGETS['turn5_bytes']:,} B (8 KB facts target + 6 KiB history).", "",
             "| owners | 5th turn: 1st request B | ~tokens | turns carried | history B in the request | "
