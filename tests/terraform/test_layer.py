@@ -698,20 +698,26 @@ def test_alarms_watch_the_right_metrics() -> None:
 FAKE_AWS = '#!/bin/sh\nif [ "$1" = --version ]; then echo "{version} Python/3.11"; exit 0; fi\necho "$@" >> {calls}\n'
 
 
-@pytest.mark.parametrize("target", ["logs", "invoke"])
-def test_make_refuses_aws_cli_v1(tmp_path: Path, target: str) -> None:
-    """v1 has no --cli-binary-format nor logs tail: say so instead of failing obscurely."""
+def run_make(tmp_path: Path, target: str, terraform_script: str,
+             aws_version: str = "aws-cli/2.17.0") -> tuple[subprocess.CompletedProcess[str], Path]:
+    """make TARGET with a fake terraform and a fake aws (which records its calls) first on PATH."""
     if not shutil.which("make"):
         pytest.skip("no make here")
-    fake_tf = tmp_path / "terraform"
-    fake_tf.write_text("#!/bin/sh\nprintf 'petclinic-dev-genai'\n")
-    calls = tmp_path / "aws.log"
-    (tmp_path / "aws").write_text(FAKE_AWS.format(version="aws-cli/1.45.11", calls=calls))
+    fake_tf, calls = tmp_path / "terraform", tmp_path / "aws.log"
+    fake_tf.write_text("#!/bin/sh\n" + terraform_script)
+    (tmp_path / "aws").write_text(FAKE_AWS.format(version=aws_version, calls=calls))
     for script in (fake_tf, tmp_path / "aws"):
         script.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
     done = subprocess.run(["make", "--no-print-directory", target, f"TF={fake_tf}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
+    return done, calls
+
+
+@pytest.mark.parametrize("target", ["logs", "invoke"])
+def test_make_refuses_aws_cli_v1(tmp_path: Path, target: str) -> None:
+    """v1 has no --cli-binary-format nor logs tail: say so instead of failing obscurely."""
+    done, calls = run_make(tmp_path, target, "printf 'petclinic-dev-genai'\n", "aws-cli/1.45.11")
     assert done.returncode != 0 and "needs the AWS CLI v2" in done.stderr and "aws-cli/1.45.11" in done.stderr
     assert not calls.exists()
 
@@ -719,33 +725,13 @@ def test_make_refuses_aws_cli_v1(tmp_path: Path, target: str) -> None:
 @pytest.mark.parametrize("target", ["logs", "invoke"])
 @pytest.mark.parametrize("terraform_says", ["", "fail"], ids=["empty-output", "no-state"])
 def test_make_never_runs_aws_with_an_empty_name(tmp_path: Path, target: str, terraform_says: str) -> None:
-    if not shutil.which("make"):
-        pytest.skip("no make here")
-    fake_tf = tmp_path / "terraform"
-    fake_tf.write_text("#!/bin/sh\n" + ("exit 1\n" if terraform_says == "fail" else "printf ''\n"))
-    calls = tmp_path / "aws.log"
-    (tmp_path / "aws").write_text(FAKE_AWS.format(version="aws-cli/2.17.0", calls=calls))
-    for script in (fake_tf, tmp_path / "aws"):
-        script.chmod(0o755)
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
-    done = subprocess.run(["make", "--no-print-directory", target, f"TF={fake_tf}"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done, calls = run_make(tmp_path, target, "exit 1\n" if terraform_says == "fail" else "printf ''\n")
     assert done.returncode != 0
     assert "is empty or missing" in done.stderr and "make apply" in done.stderr
     assert not calls.exists(), calls.read_text()
 
 
 def test_make_logs_tails_the_named_group(tmp_path: Path) -> None:
-    if not shutil.which("make"):
-        pytest.skip("no make here")
-    fake_tf = tmp_path / "terraform"
-    fake_tf.write_text("#!/bin/sh\nprintf '/aws/lambda/petclinic-dev-genai'\n")
-    calls = tmp_path / "aws.log"
-    (tmp_path / "aws").write_text(FAKE_AWS.format(version="aws-cli/2.17.0", calls=calls))
-    for script in (fake_tf, tmp_path / "aws"):
-        script.chmod(0o755)
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
-    done = subprocess.run(["make", "--no-print-directory", "logs", f"TF={fake_tf}"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done, calls = run_make(tmp_path, "logs", "printf '/aws/lambda/petclinic-dev-genai'\n")
     assert done.returncode == 0, done.stderr
     assert calls.read_text().split() == ["logs", "tail", "/aws/lambda/petclinic-dev-genai", "--follow", "--format", "short"]
