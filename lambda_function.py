@@ -2741,10 +2741,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     plain, headers = call.plain, {}
     usage = Usage()
     try:
+        configuration: ConfigurationError | None = None
         try:
             settings: Settings | None = settings_once()
-        except ConfigurationError:
-            settings = None  # bad input still gets its 400 first; CORS needs no valid settings
+        except ConfigurationError as err:  # bad input still gets its 400 first; CORS needs no valid settings
+            settings, configuration = None, err
         headers = cors_headers(call, settings, preflight=call.route == "preflight")
         if call.route == "preflight":
             return respond(HTTPStatus.NO_CONTENT, "", call.source, headers)
@@ -2759,6 +2760,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         question = parse_request(event, call) if call.route != "health" else None
         if question:
             language, plain = question.language, plain or question.plain
+        if settings is None and configuration is not None:
+            raise configuration  # logged once, when it was found
         settings = settings or settings_once()
         deadline = Deadline(context, settings.api_gateway_budget_ms if call.api_gateway else None, started)
         if question is None:

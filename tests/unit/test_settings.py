@@ -143,3 +143,10 @@ def test_every_lambda_log_level_imports(level: str, expected: str) -> None:
                           env={**os.environ, "AWS_LAMBDA_LOG_LEVEL": level}, check=False)
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == expected
+
+
+def test_a_bad_configuration_is_logged_once_per_request(env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    env.setenv("DB_NAME", "petclinic; DROP TABLE owners")
+    with caplog.at_level(logging.ERROR):
+        lf.lambda_handler({"question": "Who owns Leo?"}, None)
+    assert [r.getMessage() for r in caplog.records].count("invalid configuration") == 1
