@@ -2625,21 +2625,19 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
 
     With writes on (and not a GET), a plain "yes"/"no" settles the conversation's pending write
     without the model; a proposal the model makes is appended to the answer as stored."""
-    token = _DEADLINE.set(deadline)  # every dependency call below (threads included) is bounded by it
-    remember = settings.memory and conversation_id is not None
-    scope = (WriteScope(conversation_id, request_id or uuid.uuid4().hex)
-             if settings.writes_enabled and remember and may_write and conversation_id else None)
+    remembered = conversation_id if settings.memory else None  # the conversation whose turns are stored
+    scope = WriteScope(remembered, request_id) if remembered and settings.writes_enabled and may_write else None
     scoped = _WRITE_SCOPE.set(scope)
     try:
         model_id = model_id_for(settings, deadline)
         intent = reply_intent(question.text) if scope else None
         if intent and scope:
-            text, written = settle_pending(settings, scope.conversation_id, intent, question.language, scope.request_id)
-            save_turn(settings, scope.conversation_id, PastTurn(question.text, text), deadline, scope.request_id)
+            text, written = settle_pending(settings, scope.conversation_id, intent, question.language, request_id)
+            save_turn(settings, scope.conversation_id, PastTurn(question.text, text), deadline, request_id)
             return {"answer": text, "truncated": False, "model_id": model_id, "usage": (usage or Usage()).as_dict(),
                     "history_turns": 0, **({"written": written} if written else {})}
-        pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, conversation_id)
-                   if remember and conversation_id else None)
+        pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, remembered)
+                   if remembered else None)
         facts = prefetch(settings, extract_names(question.text))
         turns = _wait_for_turns(pending, deadline)
         messages = [*history_messages(turns), build_user_message(question, facts)]
@@ -2648,11 +2646,10 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
         if reply.truncated:
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
         text += confirmation_request(scope, question.language)
-        if remember and conversation_id:
-            save_turn(settings, conversation_id, PastTurn(question.text, text), deadline, request_id)
+        if remembered:
+            save_turn(settings, remembered, PastTurn(question.text, text), deadline, request_id)
     finally:
         _WRITE_SCOPE.reset(scoped)
-        _DEADLINE.reset(token)
     return {"answer": text, "truncated": reply.truncated, "model_id": model_id, "usage": usage.as_dict(),
             "history_turns": len(turns)}
 
@@ -2663,11 +2660,7 @@ def health(call: Call, event: dict[str, Any], settings: Settings, deadline: Dead
                             "writes": settings.writes_enabled}
     if _query(event, call).get("deep", "").lower() in ("1", "true", "yes"):
         started = time.perf_counter()
-        token = _DEADLINE.set(deadline)
-        try:
-            _execute(settings, "SELECT 1 AS ok")
-        finally:
-            _DEADLINE.reset(token)
+        _execute(settings, "SELECT 1 AS ok")
         body["database"] = {"status": "ok", "ms": round((time.perf_counter() - started) * 1000)}
     return body
 
@@ -2740,6 +2733,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     language = "ko" if has_hangul(body_text[:2000]) else call.language_hint()
     plain, headers = call.plain, {}
     usage = Usage()
+    bound: contextvars.Token[Deadline | None] | None = None
     try:
         configuration: ConfigurationError | None = None
         try:
@@ -2764,6 +2758,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             raise configuration  # logged once, when it was found
         settings = settings or settings_once()
         deadline = Deadline(context, settings.api_gateway_budget_ms if call.api_gateway else None, started)
+        bound = _DEADLINE.set(deadline)  # every dependency call from here (threads included) is bounded by it
         if question is None:
             return respond(HTTPStatus.OK, {**health(call, event, settings, deadline), "request_id": request_id},
                            call.source, headers)
@@ -2792,3 +2787,6 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         logger.exception("unhandled error", extra={"request_id": request_id})
         emit_metrics(usage, started, AppError.code)
         return _error_response(AppError(), request_id, call.source, language if plain else None, headers)
+    finally:
+        if bound is not None:
+            _DEADLINE.reset(bound)
