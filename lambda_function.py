@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import hashlib
 import json
 import logging
 import os
@@ -75,6 +76,13 @@ DEFAULT_TIME_BUDGET_MS = 60_000
 DEFAULT_API_GATEWAY_BUDGET_MS = 28_000
 DEFAULT_CONVERSATION_IDLE_MINUTES = 60
 DEFAULT_CONVERSATION_MAX_TURNS = 5
+# Public-internet defaults (issue 13): a clinic's staff behind one office address stay well inside
+# them; a loop from one address gets at most 20 questions a minute (40 across a window boundary).
+DEFAULT_CLIENT_PER_MINUTE = 20
+DEFAULT_CLIENT_PER_DAY = 500
+DEFAULT_CONVERSATION_PER_MINUTE = 6
+DEFAULT_DAILY_TOKEN_CAP = 2_000_000  # input + output tokens per UTC day, the whole function
+CLIENT_ADDRESS_SOURCES = ("viewer", "forwarded", "connection")
 
 # Used with fullmatch ("$" would let a trailing newline through).
 _CLUSTER_ARN_RE = re.compile(r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}")
@@ -83,6 +91,7 @@ _DB_NAME_RE = re.compile(r"[A-Za-z0-9_$]{1,64}")
 _MODEL_ID_RE = re.compile(r"(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/)?[A-Za-z0-9.:_-]{3,200}")
 _TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?")
+_GROUP_RE = re.compile(r"[^\s,]{1,128}")  # a Cognito group name (letters of any script, no spaces)
 
 
 def _env(name: str, default: str = "") -> str:
@@ -104,10 +113,23 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
     api_gateway_budget_ms: int = DEFAULT_API_GATEWAY_BUDGET_MS
     cors_allow_origins: tuple[str, ...] = ()
     writes_enabled: bool = False
+    limits_table: str = ""  # empty: no rate limits and no daily cap
+    client_per_minute: int = DEFAULT_CLIENT_PER_MINUTE  # 0 turns one limit off
+    client_per_day: int = DEFAULT_CLIENT_PER_DAY
+    conversation_per_minute: int = DEFAULT_CONVERSATION_PER_MINUTE
+    daily_token_cap: int = DEFAULT_DAILY_TOKEN_CAP
+    client_address_source: str = "viewer"
+    trusted_proxy_hops: int = 1
+    write_groups: frozenset[str] = frozenset()  # empty: any authenticated principal may write
+    alb_oidc_auth: bool = False  # the ALB authenticates, so its x-amzn-oidc-* headers can be trusted
 
     @property
     def memory(self) -> bool:
         return bool(self.conversation_table)
+
+    @property
+    def limits(self) -> bool:
+        return bool(self.limits_table)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -126,10 +148,21 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             api_gateway_budget_ms=_int_setting("API_GATEWAY_BUDGET_MS", DEFAULT_API_GATEWAY_BUDGET_MS, 1000, 900_000),
             cors_allow_origins=tuple(o.strip() for o in _env("CORS_ALLOW_ORIGIN").split(",") if o.strip()),
             writes_enabled=(_env("WRITES_ENABLED") or "false").lower() == "true",
+            limits_table=_env("LIMITS_TABLE"),
+            client_per_minute=_int_setting("RATE_LIMIT_CLIENT_PER_MINUTE", DEFAULT_CLIENT_PER_MINUTE, 0, 100_000),
+            client_per_day=_int_setting("RATE_LIMIT_CLIENT_PER_DAY", DEFAULT_CLIENT_PER_DAY, 0, 10_000_000),
+            conversation_per_minute=_int_setting("RATE_LIMIT_CONVERSATION_PER_MINUTE", DEFAULT_CONVERSATION_PER_MINUTE,
+                                                 0, 100_000),
+            daily_token_cap=_int_setting("DAILY_TOKEN_CAP", DEFAULT_DAILY_TOKEN_CAP, 0, 10**10),
+            client_address_source=_env("CLIENT_ADDRESS_SOURCE", "viewer").lower() or "viewer",
+            trusted_proxy_hops=_int_setting("TRUSTED_PROXY_HOPS", 1, 0, 5),
+            write_groups=frozenset(g.strip() for g in _env("WRITE_GROUPS").split(",") if g.strip()),
+            alb_oidc_auth=(_env("ALB_OIDC_AUTH") or "false").lower() == "true",
         )
         problems = values.problems()
-        if (_env("WRITES_ENABLED") or "false").lower() not in ("true", "false"):  # empty (make exports it): off
-            problems.append("WRITES_ENABLED must be true or false")
+        for switch in ("WRITES_ENABLED", "ALB_OIDC_AUTH"):  # empty (make exports it): off
+            if (_env(switch) or "false").lower() not in ("true", "false"):
+                problems.append(f"{switch} must be true or false")
         if problems:
             # Names of variables are not secret; their values may be, so only names are logged.
             logger.error("invalid configuration", extra={"problems": problems})
@@ -154,6 +187,12 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             found.append("CORS_ALLOW_ORIGIN must be *, or origins such as https://petclinic.example.com, comma-separated")
         if self.writes_enabled and not self.memory:
             found.append("WRITES_ENABLED needs CONVERSATION_TABLE: a pending write lives in the conversation")
+        if self.limits_table and not _TABLE_RE.fullmatch(self.limits_table):
+            found.append("LIMITS_TABLE must be a DynamoDB table name")
+        if self.client_address_source not in CLIENT_ADDRESS_SOURCES:
+            found.append("CLIENT_ADDRESS_SOURCE must be one of " + ", ".join(CLIENT_ADDRESS_SOURCES))
+        if [g for g in self.write_groups if not _GROUP_RE.fullmatch(g)]:
+            found.append("WRITE_GROUPS must be Cognito group names, comma-separated")
         return found
 
 
@@ -276,6 +315,16 @@ class Throttled(AppError):
     retry_after = 5
 
 
+class RateLimited(Throttled):
+    """Over one of the per-client or per-conversation windows: the caller waits for it to end."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
 class UpstreamError(AppError):
     status = HTTPStatus.BAD_GATEWAY
     code = "upstream_error"
@@ -287,6 +336,18 @@ class ServiceUnavailable(AppError):
     code = "service_unavailable"
     message = "A service the assistant depends on is temporarily unavailable. Please retry shortly."
     retry_after = 10
+
+
+class BudgetExhausted(ServiceUnavailable):
+    """The day's token cap is reached: 503, not 429, because no caller did anything wrong and nothing
+    they do helps; every question waits for the next UTC day (health still answers)."""
+
+    code = "budget_exhausted"
+    message = "The assistant has used its budget for today. It is available again after midnight UTC."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, retry_after)
 
 
 class UpstreamTimeout(AppError):
@@ -323,6 +384,10 @@ PLAIN_ERRORS: dict[int | str, tuple[str, str]] = {  # (Korean, English)
     405: ("이 주소는 이 방식의 요청을 받지 않습니다.", "This address does not accept that kind of request."),
     413: ("질문이 너무 깁니다. 2,000자 이내로 줄여 주세요.", "The question is too long. Please keep it under 2,000 characters."),
     429: ("요청이 많습니다. 잠시 후 다시 시도해 주세요.", "Too many requests right now. Please try again in a few seconds."),
+    "rate_limited": ("질문이 너무 많습니다. 조금 기다린 뒤 다시 시도해 주세요.",
+                     "Too many questions in a short time. Please wait a little and try again."),
+    "budget_exhausted": ("오늘 사용할 수 있는 한도를 모두 썼습니다. 내일(UTC 자정 이후) 다시 시도해 주세요.",
+                         "The assistant has used its budget for today. Please try again tomorrow (after midnight UTC)."),
     500: ("도우미에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.", "The assistant hit a problem. Please try again later."),
     502: ("도우미가 사용하는 서비스에서 오류가 났습니다. 잠시 후 다시 시도해 주세요.",
           "A service the assistant depends on failed. Please try again shortly."),
@@ -555,6 +620,159 @@ def _question_from(payload: dict[str, Any]) -> Question:
 
 
 # --------------------------------------------------------------------------------------------
+# Callers: who is asking. Only what API Gateway or the ALB wrote counts: requestContext (never the
+# body), and the ALB's identity headers only when the ALB is configured to authenticate.
+# --------------------------------------------------------------------------------------------
+
+DIRECT_PRINCIPAL = "lambda-invoke"  # an IAM-authorised direct invoke: the event has no requestContext
+_STABLE_ID_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
+MAX_IDENTITY_HEADER = 16 * 1024
+
+
+class Principal(NamedTuple):
+    """An authenticated caller, by a stable id (sub, principalId, IAM user id), never an e-mail or a name."""
+
+    kind: str  # cognito, lambda, jwt, iam, alb, invoke
+    id: str
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+class Asker(NamedTuple):
+    """Who the limits count and who may write: the principal when signed in, else the client address."""
+
+    principal: Principal | None
+    address: str | None  # None for direct invokes (no client address: IAM authorised them)
+
+    @property
+    def client_key(self) -> str | None:
+        if self.principal is not None:
+            return None if self.principal.kind == "invoke" else "principal:" + self.principal.label
+        return "address:" + (self.address or "unknown")  # anonymous callers without an address share one
+
+    def may_write(self, settings: Settings) -> bool:
+        if self.principal is None:
+            return False
+        return not settings.write_groups or bool(self.principal.groups & settings.write_groups)
+
+
+def _stable_id(value: Any) -> str | None:
+    """An id fit to key limits and audit records on; one that looks like an e-mail is hashed."""
+    if not isinstance(value, str) or not _STABLE_ID_RE.fullmatch(value):
+        return None
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:32] if "@" in value else value
+
+
+def _groups(claims: dict[str, Any]) -> frozenset[str]:
+    """cognito:groups as a list, or as the strings API Gateway makes of it ("a,b" or "[a b]")."""
+    raw = claims.get("cognito:groups")
+    items = raw if isinstance(raw, list) else re.split(r"[\s,]+", raw.strip("[]")) if isinstance(raw, str) else []
+    return frozenset(g for g in items if isinstance(g, str) and _GROUP_RE.fullmatch(g))
+
+
+def _from_claims(kind: str, claims: Any) -> Principal | None:
+    sub = _stable_id(claims.get("sub")) if isinstance(claims, dict) else None
+    return Principal(kind, sub, _groups(claims)) if sub else None
+
+
+def _alb_claims(headers: dict[str, str]) -> dict[str, Any]:
+    """The claims of x-amzn-oidc-data (the ALB's signed JWT; the signature is the ALB's to check)."""
+    token = headers.get("x-amzn-oidc-data", "")
+    parts = token.split(".") if len(token) <= MAX_IDENTITY_HEADER else []
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def principal_of(event: Any, call: Call, settings: Settings) -> Principal | None:
+    """The authenticated principal of the request, or None for an anonymous caller."""
+    if not isinstance(event, dict):
+        return None
+    context = event.get("requestContext")
+    if context is None:  # a direct invoke: IAM already authorised whoever holds lambda:InvokeFunction
+        return Principal("invoke", DIRECT_PRINCIPAL)
+    if not isinstance(context, dict):
+        return None
+    if call.source.startswith("alb"):
+        if not settings.alb_oidc_auth:  # without authentication on the rule, anyone can send these headers
+            return None
+        sub = _stable_id(call.headers.get("x-amzn-oidc-identity"))
+        return Principal("alb", sub, _groups(_alb_claims(call.headers))) if sub else None
+    authorizer = context.get("authorizer")
+    if not isinstance(authorizer, dict):
+        return None
+    if call.source == "http_v2":
+        jwt, iam = authorizer.get("jwt"), authorizer.get("iam")
+        if isinstance(jwt, dict):
+            return _from_claims("jwt", jwt.get("claims"))
+        user = _stable_id(iam.get("userId")) if isinstance(iam, dict) else None
+        return Principal("iam", user) if user else None
+    if isinstance(authorizer.get("claims"), dict):
+        return _from_claims("cognito", authorizer["claims"])
+    principal_id = _stable_id(authorizer.get("principalId"))
+    return Principal("lambda", principal_id) if principal_id else None
+
+
+def _address(text: str) -> str | None:
+    """A canonical client address; an IPv6 client is its /64 (one subscriber holds the whole prefix)."""
+    import ipaddress  # only when there is an address to read: nothing at import
+
+    text = text.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1:text.index("]")]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.version == 6:
+        mapped = ip.ipv4_mapped  # type: ignore[union-attr]
+        return str(mapped) if mapped else str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def client_address(event: dict[str, Any], call: Call, settings: Settings) -> str | None:
+    """The address the client cannot choose: CloudFront-Viewer-Address (when CloudFront forwards it),
+    else the X-Forwarded-For entry the trusted proxies appended, counted from the right; the
+    left-most entries are whatever the client sent."""
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        return None
+    holder = context.get("http") if call.source == "http_v2" else context.get("identity")
+    connection = holder.get("sourceIp") if isinstance(holder, dict) else None  # the ALB puts it in X-Forwarded-For
+    connection = connection if isinstance(connection, str) else None
+    source = settings.client_address_source
+    if source == "viewer" and call.headers.get("cloudfront-viewer-address"):
+        viewer = call.headers["cloudfront-viewer-address"][:64]
+        found = _address(viewer.rpartition(":")[0]) or _address(viewer)  # "ip:port"
+        if found:
+            return found
+    if source != "connection":
+        chain = [hop.strip() for hop in call.headers.get("x-forwarded-for", "")[:2048].split(",") if hop.strip()]
+        if connection and (not chain or chain[-1] != connection):
+            chain.append(connection)  # the last hop is the peer that connected to API Gateway (or the ALB)
+        if chain:
+            # Fewer hops than trusted proxies: the request bypassed them; only the nearest peer is known.
+            index = len(chain) - 1 - settings.trusted_proxy_hops
+            found = _address(chain[index] if index >= 0 else chain[-1])
+            if found:
+                return found
+    return _address(connection) if connection else None
+
+
+def asker_of(event: Any, call: Call, settings: Settings) -> Asker:
+    principal = principal_of(event, call, settings)
+    address = client_address(event, call, settings) if isinstance(event, dict) else None
+    return Asker(principal, address)
+
+
+# --------------------------------------------------------------------------------------------
 # Clients: created once per container, lazily, so importing this module needs no AWS setup.
 # --------------------------------------------------------------------------------------------
 
@@ -610,7 +828,8 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None:
         with _clients_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="petclinic")
+                # prefetch statements, history, and the limit checks beside them (threads start as needed)
+                _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="petclinic")
     return _pool
 
 
@@ -948,6 +1167,175 @@ def conversation_cookie(call: Call, conversation_id: str, settings: Settings) ->
     path = path if re.fullmatch(r"/[A-Za-z0-9._~/-]{0,200}", path) else "/"
     return (f"{COOKIE_NAME}={conversation_id}; Path={path}; Max-Age={settings.conversation_idle_minutes * 60};"
             " HttpOnly; Secure; SameSite=Strict")
+
+
+# --------------------------------------------------------------------------------------------
+# Limits: per-client, per-conversation and per-day windows and the daily token cap, shared by every
+# instance through one DynamoDB table (LIMITS_TABLE). Checked beside the prefetch, awaited before
+# the model. A window is an item per key and period: one conditional ADD admits or refuses.
+# --------------------------------------------------------------------------------------------
+
+WINDOW_GRACE_S = 3600  # a window's item outlives its period by this much, then the TTL removes it
+BUDGET_STALE_S = 300  # a budget reading this recent still admits while the table cannot be read
+_clock = time.time  # the limits' clock: tests replace it to roll windows and days over
+
+
+class Window(NamedTuple):
+    scope: str  # client, conversation
+    key: str
+    seconds: int
+    limit: int
+
+
+def _digest(value: str) -> str:
+    """Keys and request tags are hashes: the table holds no address, principal or conversation id."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def windows_for(settings: Settings, asker: Asker, conversation_id: str | None) -> list[Window]:
+    client_key = asker.client_key
+    found = []
+    if client_key and settings.client_per_minute:
+        found.append(Window("client", client_key, 60, settings.client_per_minute))
+    if client_key and settings.client_per_day:
+        found.append(Window("client", client_key, 86_400, settings.client_per_day))
+    if conversation_id and settings.conversation_per_minute:
+        found.append(Window("conversation", conversation_id, 60, settings.conversation_per_minute))
+    return found
+
+
+def count_request(settings: Settings, window: Window, request_id: str, now: float) -> float | None:
+    """Count this request in its window: None when admitted, else the seconds until the window ends.
+
+    The ADD and its condition are one atomic UpdateItem, so concurrent instances never admit more
+    than the limit; the window keeps the tags of the requests it admitted, so a retried request
+    (the same request id) is admitted again without counting twice. Refused requests add nothing."""
+    start = int(now // window.seconds) * window.seconds
+    ends = start + window.seconds
+    tag = _digest(request_id)[:12]
+    try:
+        client("dynamodb", memory_budget_s()).update_item(
+            TableName=settings.limits_table,
+            Key={"pk": {"S": f"{window.scope}#{window.seconds}#{_digest(window.key)}#{start}"}},
+            UpdateExpression="ADD n :one, ids :tags SET expires_at = :expires",
+            ConditionExpression="(attribute_not_exists(n) OR n < :limit) AND NOT contains(ids, :tag)",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":tags": {"SS": [tag]}, ":tag": {"S": tag},
+                                       ":limit": {"N": str(window.limit)},
+                                       ":expires": {"N": str(ends + WINDOW_GRACE_S)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return None
+    except ClientError as err:
+        if _error_code(err) != "ConditionalCheckFailedException":
+            raise
+        old = err.response.get("Item") or {}
+        tags = old.get("ids", {}).get("SS") if isinstance(old.get("ids"), dict) else None
+        return None if isinstance(tags, list) and tag in tags else max(1.0, ends - now)
+
+
+def _day(now: float) -> tuple[str, int]:
+    """The UTC day and the seconds until it ends."""
+    day = int(now // 86_400)
+    return (date(1970, 1, 1) + timedelta(days=day)).isoformat(), (day + 1) * 86_400 - int(now)
+
+
+def _budget_key(now: float) -> dict[str, Any]:
+    return {"pk": {"S": "tokens#" + _day(now)[0]}}
+
+
+_last_budget: tuple[str, int, float] | None = None  # (day, tokens used, when read) by this instance
+
+
+def _tokens(item: Any) -> int:
+    value = item.get("tokens", {}).get("N", "0") if isinstance(item, dict) else "0"
+    return max(0, int(value))
+
+
+def read_budget(settings: Settings, now: float) -> int:
+    """Tokens the whole function used today (a consistent read of the day's counter)."""
+    global _last_budget
+    response = client("dynamodb", memory_budget_s()).get_item(
+        TableName=settings.limits_table, Key=_budget_key(now), ConsistentRead=True,
+        ProjectionExpression="tokens")
+    used = _tokens(response.get("Item"))
+    _last_budget = (_day(now)[0], used, now)
+    return used
+
+
+def charge_tokens(settings: Settings, usage: Usage, deadline: Deadline) -> None:
+    """Add what this question's model calls used to the day's counter, once (never retried, so
+    never twice); the new total becomes the DailyTokens metric."""
+    tokens = usage.input_tokens + usage.output_tokens
+    if not settings.limits or tokens <= 0:
+        return
+    now = _clock()
+    try:
+        response = client("dynamodb", min(MEMORY_CALL_S, deadline.budget_s(200))).update_item(
+            TableName=settings.limits_table, Key=_budget_key(now),
+            UpdateExpression="ADD tokens :used SET expires_at = :expires",
+            ExpressionAttributeValues={":used": {"N": str(tokens)},
+                                       ":expires": {"N": str(int(now) + _day(now)[1] + 86_400)}},
+            ReturnValues="UPDATED_NEW")
+        usage.daily_tokens = _tokens(response.get("Attributes"))
+    except Exception as err:  # the answer is ready; the day's count misses these tokens (logged)
+        _limits_failed("charge", err, usage)
+
+
+def _limits_failed(action: str, err: BaseException, usage: Usage) -> None:
+    """One bounded warning and a LimiterErrors metric; never a key, an address or the table's ARN."""
+    usage.limiter_errors += 1
+    code = _error_code(err) if isinstance(err, ClientError) else ""
+    logger.warning("limits unavailable", extra={"action": action, "error_type": type(err).__name__,
+                                                "error_code": log_token(code)})
+
+
+class Admission:
+    """The limit checks of one question, started beside the prefetch (no round trip before it).
+
+    Fail policy: a window that cannot be checked admits (fail open: a DynamoDB fault must not take
+    the assistant from the staff; the cap and reserved concurrency still bound the cost). The cap
+    fails closed (503 budget_unavailable) unless this instance read the day's count in the last
+    BUDGET_STALE_S seconds and it was under the cap."""
+
+    def __init__(self, settings: Settings, asker: Asker, conversation_id: str | None, request_id: str) -> None:
+        self.settings, self.now = settings, _clock()
+        self.windows = windows_for(settings, asker, conversation_id)
+        calls: list[Callable[[], Any]] = [partial(count_request, settings, w, request_id, self.now)
+                                          for w in self.windows]
+        if settings.daily_token_cap:
+            calls.append(partial(read_budget, settings, self.now))
+        self.futures = [_executor().submit(contextvars.copy_context().run, call) for call in calls]
+
+    def check(self, deadline: Deadline, usage: Usage) -> None:
+        """Raise BudgetExhausted, ServiceUnavailable or RateLimited, or return to let the question in."""
+        ends = time.monotonic() + max(0.0, min(MEMORY_WAIT_S, deadline.budget_s(MODEL_CALL_RESERVE_MS)))
+        results: list[Any] = []
+        for future in self.futures:
+            try:
+                results.append(future.result(timeout=max(0.0, ends - time.monotonic())))
+            except Exception as err:  # includes the wait running out
+                _limits_failed("check", err if not isinstance(err, FutureTimeout) else TimeoutError(), usage)
+                results.append(err)
+        if self.settings.daily_token_cap:
+            self._check_budget(results.pop(), usage)
+        refused = [(wait, w) for wait, w in zip(results, self.windows) if isinstance(wait, float)]
+        if refused:
+            wait, window = max(refused, key=lambda pair: pair[0])
+            per = "minute" if window.seconds == 60 else "day"
+            raise RateLimited(f"Too many questions from this {window.scope} (at most {window.limit} per {per})."
+                              f" Retry in {int(wait + 0.999)} seconds.", int(wait + 0.999))
+
+    def _check_budget(self, used: Any, usage: Usage) -> None:
+        day, left_today = _day(self.now)
+        if isinstance(used, BaseException):
+            last = _last_budget
+            if last is None or last[0] != day or self.now - last[2] > BUDGET_STALE_S:
+                raise ServiceUnavailable("The assistant cannot check its daily budget right now. Please retry shortly.",
+                                         "budget_unavailable")
+            used = last[1]
+        if used >= self.settings.daily_token_cap:
+            usage.daily_tokens = used
+            raise BudgetExhausted(left_today)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1860,14 +2248,15 @@ _LENGTHS = {"first_name": 30, "last_name": 30, "address": 255, "city": 80, "name
 class WriteScope:
     """The request that may propose a write: its conversation, its id, and what it proposed (one at most)."""
 
-    def __init__(self, conversation_id: str, request_id: str) -> None:
-        self.conversation_id, self.request_id = conversation_id, request_id
+    def __init__(self, conversation_id: str, request_id: str, principal: str = DIRECT_PRINCIPAL) -> None:
+        self.conversation_id, self.request_id, self.principal = conversation_id, request_id, principal
         self.proposals: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
 
-# Set by answer() only when writes are on, memory is on, there is a conversation and the request is
-# not a GET (a link must never write): without it no write tool is offered or run.
+# Set by answer() only when writes are on, memory is on, there is a conversation, the request is not
+# a GET (a link must never write) and the caller is an authenticated principal allowed to write
+# (Callers): without it no write tool is offered or run, and no "yes" is read as a confirmation.
 _WRITE_SCOPE: contextvars.ContextVar[WriteScope | None] = contextvars.ContextVar("petclinic_writes", default=None)
 
 
@@ -2057,7 +2446,7 @@ def save_pending(settings: Settings, scope: WriteScope, action: dict[str, Any]) 
             TableName=settings.conversation_table,
             Item={**_pending_key(scope.conversation_id), "action": {"S": json.dumps(action, ensure_ascii=False)},
                   "action_id": {"S": action["id"]}, "status": {"S": "pending"},
-                  "request_id": {"S": scope.request_id},
+                  "request_id": {"S": scope.request_id}, "principal": {"S": scope.principal},
                   "expires_at": {"N": str(int(time.time()) + PENDING_MINUTES * 60)}},
             ConditionExpression="attribute_not_exists(#s) OR #s <> :committing",
             ExpressionAttributeNames={"#s": "status"},
@@ -2182,6 +2571,8 @@ WRITE_REPLIES = {
                 "아무것도 저장하지 않았습니다.",
                 "There is nothing waiting for confirmation (only the proposal in the answer just before can be"
                 " confirmed; it expired, was cancelled or was never made). Nothing was written."),
+    "other": ("이 변경은 다른 사용자가 제안한 것이라 확인하거나 취소할 수 없습니다. 아무것도 저장하지 않았습니다.",
+              "Only the person who proposed this change can confirm or cancel it. Nothing was written."),
     "busy": ("이 작업은 지금 저장 중입니다. 잠시 후 다시 확인해 주세요.",
              "This change is being written right now. Please check again in a moment."),
     "refused": ("저장할 수 없습니다: {reason}. 아무것도 저장하지 않았습니다.", "It cannot be written: {reason}. Nothing was written."),
@@ -2216,19 +2607,21 @@ def summarize(kind: str, row: dict[str, Any], language: str) -> str:
     return f'visit of {row["pet"]} on {row["visit_date"]}: {row["description"]} (owner {owner})'
 
 
-def settle_pending(settings: Settings, conversation_id: str, intent: str, language: str,
-                   request_id: str) -> tuple[str, dict[str, Any] | None]:
+def settle_pending(settings: Settings, scope: WriteScope, intent: str, language: str) -> tuple[str, dict[str, Any] | None]:
     """Confirm or cancel the pending action. Returns the answer text and, after a write, what was written.
 
-    Only the proposal made in the turn just before can be settled (any other reply in between makes
-    it stale). Idempotent: the action is claimed with a conditional update (pending -> committing)
+    Only the principal who proposed it, and only in the turn just after the proposal, can settle it
+    (any other reply in between makes it stale). Idempotent: the action is claimed with a conditional update (pending -> committing)
     before the transaction, so a retried or concurrent confirmation cannot write it again; a retry
     after the write answers with the stored result, and a commit that may have happened is never
     released to be written again."""
+    conversation_id, request_id = scope.conversation_id, scope.request_id
     try:
         item, newest_turn = load_pending(settings, conversation_id)
         if item is None or float(item.get("expires_at", {}).get("N", "0")) <= time.time():
             return _reply("nothing", language), None
+        if item.get("principal", {}).get("S") != scope.principal:  # before anything about it is told
+            return _reply("other", language), None
         action = json.loads(_text_attr(item, "action"))
         status, action_id = _text_attr(item, "status"), _text_attr(item, "action_id")
         if action.get("kind") not in WRITE_KINDS or not isinstance(action.get("values"), dict):
@@ -2274,7 +2667,7 @@ def settle_pending(settings: Settings, conversation_id: str, intent: str, langua
     _moved(settings, conversation_id, action_id, "done", "committing", written)  # if not, retries say "busy"
     logger.info("audit", extra={"audit": {"conversation_id": conversation_id, "action": action["kind"],
                                           "table": WRITE_KINDS[action["kind"]].table, "row_id": row["id"],
-                                          "request_id": request_id}})
+                                          "request_id": request_id, "principal": log_token(scope.principal, 300)}})
     return _reply("written", language, summary=written), {"action": action["kind"], "id": row["id"]}
 
 
@@ -2353,6 +2746,8 @@ class Usage:
 
     def __init__(self) -> None:
         self.input_tokens = self.output_tokens = self.model_calls = self.tool_calls = 0
+        self.limiter_errors = 0  # faults of the limits table (the LimiterErrors metric)
+        self.daily_tokens: int | None = None  # the day's running total, when the limits table told it
 
     def add(self, usage: Any) -> None:
         usage = {} if usage is None else usage
@@ -2558,7 +2953,8 @@ def converse_loop(settings: Settings, model_id: str, messages: list[dict[str, An
 # --------------------------------------------------------------------------------------------
 
 _METRIC_UNITS = {"Questions": "Count", "ModelCalls": "Count", "InputTokens": "Count", "OutputTokens": "Count",
-                 "ToolCalls": "Count", "AnswerLatency": "Milliseconds", "Errors": "Count"}
+                 "ToolCalls": "Count", "AnswerLatency": "Milliseconds", "Errors": "Count", "RateLimited": "Count",
+                 "LimiterErrors": "Count"}
 
 
 def emit_metrics(usage: Usage, started: float, error_code: str | None = None) -> None:
@@ -2573,10 +2969,14 @@ def emit_metrics(usage: Usage, started: float, error_code: str | None = None) ->
         return
     values = {"Questions": 1, "ModelCalls": usage.model_calls, "InputTokens": usage.input_tokens,
               "OutputTokens": usage.output_tokens, "ToolCalls": usage.tool_calls,
-              "AnswerLatency": round((time.monotonic() - started) * 1000, 1), "Errors": int(error_code is not None)}
+              "AnswerLatency": round((time.monotonic() - started) * 1000, 1), "Errors": int(error_code is not None),
+              "RateLimited": int(error_code == RateLimited.code), "LimiterErrors": usage.limiter_errors}
+    units = dict(_METRIC_UNITS)
+    if usage.daily_tokens is not None:  # the budget used so far today (the 80 % alarm reads its Maximum)
+        values["DailyTokens"], units["DailyTokens"] = usage.daily_tokens, "Count"
     namespace = _env("METRICS_NAMESPACE", "PetClinic/GenAI") or "PetClinic/GenAI"
     directives = [{"Namespace": namespace, "Dimensions": [["FunctionName"]],
-                   "Metrics": [{"Name": name, "Unit": unit} for name, unit in _METRIC_UNITS.items()]}]
+                   "Metrics": [{"Name": name, "Unit": unit} for name, unit in units.items()]}]
     record: dict[str, Any] = {"FunctionName": function, **values}
     if error_code is not None:
         directives.append({"Namespace": namespace, "Dimensions": [["FunctionName", "ErrorCode"]],
@@ -2620,28 +3020,42 @@ TRUNCATED_NOTES = {
 
 
 def answer(question: Question, settings: Settings, deadline: Deadline, conversation_id: str | None = None,
-           usage: Usage | None = None, request_id: str = "", may_write: bool = True) -> dict[str, Any]:
-    """Prefetch and history side by side, then the model; the turn is stored once the answer is ready.
+           usage: Usage | None = None, request_id: str = "", may_write: bool = True,
+           asker: Asker | None = None) -> dict[str, Any]:
+    """Prefetch, history and the limit checks side by side, then the model; the turn is stored once
+    the answer is ready, and the tokens it used are added to the day's count.
 
-    With writes on (and not a GET), a plain "yes"/"no" settles the conversation's pending write
-    without the model; a proposal the model makes is appended to the answer as stored."""
+    With writes on (not a GET, and an authenticated principal allowed to write), a plain "yes"/"no"
+    settles the conversation's pending write without the model; a proposal the model makes is
+    appended to the answer as stored."""
+    asker = asker or Asker(Principal("invoke", DIRECT_PRINCIPAL), None)
+    usage = usage or Usage()
     remembered = conversation_id if settings.memory else None  # the conversation whose turns are stored
-    scope = WriteScope(remembered, request_id) if remembered and settings.writes_enabled and may_write else None
+    writer = asker.principal if may_write and settings.writes_enabled and asker.may_write(settings) else None
+    scope = WriteScope(remembered, request_id, writer.label) if remembered and writer else None
     scoped = _WRITE_SCOPE.set(scope)
     try:
         model_id = model_id_for(settings, deadline)
+        admission = Admission(settings, asker, conversation_id, request_id) if settings.limits else None
         intent = reply_intent(question.text) if scope else None
         if intent and scope:
-            text, written = settle_pending(settings, scope.conversation_id, intent, question.language, request_id)
+            if admission:
+                admission.check(deadline, usage)
+            text, written = settle_pending(settings, scope, intent, question.language)
             save_turn(settings, scope.conversation_id, PastTurn(question.text, text), deadline, request_id)
-            return {"answer": text, "truncated": False, "model_id": model_id, "usage": (usage or Usage()).as_dict(),
+            return {"answer": text, "truncated": False, "model_id": model_id, "usage": usage.as_dict(),
                     "history_turns": 0, **({"written": written} if written else {})}
         pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, remembered)
                    if remembered else None)
         facts = prefetch(settings, extract_names(question.text))
+        if admission:
+            admission.check(deadline, usage)  # over a limit or the cap: no model call
         turns = _wait_for_turns(pending, deadline)
         messages = [*history_messages(turns), build_user_message(question, facts)]
-        reply, usage = converse_loop(settings, model_id, messages, deadline, usage)
+        try:
+            reply, usage = converse_loop(settings, model_id, messages, deadline, usage)
+        finally:
+            charge_tokens(settings, usage, deadline)  # also what a failed question spent
         text = reply.text
         if reply.truncated:
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
@@ -2763,7 +3177,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return respond(HTTPStatus.OK, {**health(call, event, settings, deadline), "request_id": request_id},
                            call.source, headers)
         conversation_id, set_cookie = conversation_for(call, question, settings)
-        result = answer(question, settings, deadline, conversation_id, usage, request_id, may_write=call.method != "GET")
+        result = answer(question, settings, deadline, conversation_id, usage, request_id,
+                        may_write=call.method != "GET", asker=asker_of(event, call, settings))
         if set_cookie and conversation_id:
             headers["Set-Cookie"] = conversation_cookie(call, conversation_id, settings)
         logger.info("answered", extra={"request_id": request_id, "source": call.source, "route": call.route,
