@@ -1246,7 +1246,7 @@ def _budget_key(now: float) -> dict[str, Any]:
 _last_budget: tuple[str, int, float] | None = None  # (day, tokens used, when read) by this instance
 
 
-def _tokens(item: Any) -> int:
+def _token_count(item: Any) -> int:
     value = item.get("tokens", {}).get("N", "0") if isinstance(item, dict) else "0"
     return max(0, int(value))
 
@@ -1257,7 +1257,7 @@ def read_budget(settings: Settings, now: float) -> int:
     response = client("dynamodb", memory_budget_s()).get_item(
         TableName=settings.limits_table, Key=_budget_key(now), ConsistentRead=True,
         ProjectionExpression="tokens")
-    used = _tokens(response.get("Item"))
+    used = _token_count(response.get("Item"))
     _last_budget = (_day(now)[0], used, now)
     return used
 
@@ -1276,7 +1276,7 @@ def charge_tokens(settings: Settings, usage: Usage, deadline: Deadline) -> None:
             ExpressionAttributeValues={":used": {"N": str(tokens)},
                                        ":expires": {"N": str(int(now) + _day(now)[1] + 86_400)}},
             ReturnValues="UPDATED_NEW")
-        usage.daily_tokens = _tokens(response.get("Attributes"))
+        usage.daily_tokens = _token_count(response.get("Attributes"))
     except Exception as err:  # the answer is ready; the day's count misses these tokens (logged)
         _limits_failed("charge", err, usage)
 

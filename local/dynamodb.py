@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 TABLE = "petclinic-genai-local-conversations"
+LIMITS_TABLE = "petclinic-genai-local-limits"
 # The key schema of aws_dynamodb_table.conversations in main.tf.
 KEY_SCHEMA = [{"AttributeName": "conversation_id", "KeyType": "HASH"}, {"AttributeName": "item", "KeyType": "RANGE"}]
 ATTRIBUTES = [{"AttributeName": "conversation_id", "AttributeType": "S"},
@@ -28,8 +29,18 @@ def create_table(dynamodb: Any, name: str = TABLE) -> str:
     return name
 
 
+def create_limits_table(dynamodb: Any, name: str = LIMITS_TABLE) -> str:
+    """The limits table as Terraform declares it (aws_dynamodb_table.limits): key pk, TTL on expires_at."""
+    dynamodb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    dynamodb.update_time_to_live(TableName=name,
+                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    return name
+
+
 def serve(region: str) -> tuple[Any, str]:
-    """Start moto's server (DynamoDB only is used) and create the table; returns (server, url)."""
+    """Start moto's server (DynamoDB only is used) and create both tables; returns (server, url)."""
     with warnings.catch_warnings():  # moto asks for moto[server]; DynamoDB needs only flask, installed
         warnings.simplefilter("ignore")
         from moto.server import ThreadedMotoServer
@@ -40,6 +51,8 @@ def serve(region: str) -> tuple[Any, str]:
     url = f"http://{host}:{port}"
     # moto keeps its state per process: start every server empty (the table is created below).
     urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"), timeout=10).close()
-    create_table(boto3.client("dynamodb", endpoint_url=url, region_name=region,
-                              aws_access_key_id="local", aws_secret_access_key="local"))
+    tables = boto3.client("dynamodb", endpoint_url=url, region_name=region,
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    create_table(tables)
+    create_limits_table(tables)
     return server, url

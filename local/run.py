@@ -58,13 +58,14 @@ class JsonLogFormatter(logging.Formatter):
 
 @contextmanager
 def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = True,
-                    replace: bool = False, memory: bool = False) -> Iterator[dict[str, Any]]:
+                    replace: bool = False, memory: bool = False, limits: bool = False) -> Iterator[dict[str, Any]]:
     """Start the endpoints, set the environment the handler reads, and undo both afterwards.
 
     ``load`` creates the schema and sample rows in a database without PetClinic tables; a database
     that has them is used as it is (the handler only reads), unless ``replace`` asks to drop them
     and load the sample instead. The benchmark brings its own database (load=False).
-    ``memory`` adds moto's DynamoDB server with the conversation table and turns memory on."""
+    ``memory`` adds moto's DynamoDB server with the conversation table and turns memory on;
+    ``limits`` also turns on the rate limits and the daily cap (the limits table, same server)."""
     saved = dict(os.environ)
     servers = []
     stops = []
@@ -98,10 +99,14 @@ def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = Tru
             os.environ.pop("AWS_PROFILE", None)
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-northeast-2"
         os.environ.setdefault("AWS_DEFAULT_REGION", region)
-        if memory:
+        if memory or limits:
             moto_server, moto_url = dynamodb.serve(region)
             stops.append(moto_server.stop)
-            os.environ.update(AWS_ENDPOINT_URL_DYNAMODB=moto_url, CONVERSATION_TABLE=dynamodb.TABLE)
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = moto_url
+            if memory:
+                os.environ["CONVERSATION_TABLE"] = dynamodb.TABLE
+            if limits:
+                os.environ["LIMITS_TABLE"] = dynamodb.LIMITS_TABLE
         try:
             yield {"data_api": api, "standin": standin, "backend": backend}
         finally:

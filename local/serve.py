@@ -4,7 +4,11 @@ Each HTTP request becomes the REST API proxy event (payload 1.0, stage v1) that 
 deployment sends for ``ANY /api/genai`` and ``ANY /api/genai/{proxy+}``; the handler's response
 goes back as HTTP. Like API Gateway, it gives up after 29 s with its own 504. Behind it run the
 local Data API (SQLite, or --db mysql://...), the offline model stand-in (or --bedrock aws) and
-moto's DynamoDB server holding the conversation memory. Dev tooling only; never deployed.
+moto's DynamoDB server holding the conversation memory and the rate limits (20 questions a
+minute from one address by default: a burst shows the 429). It also stands in for a Cognito
+authorizer: ``Authorization: Bearer local:<sub>[:<group>,...]`` becomes
+``requestContext.authorizer.claims``, as API Gateway passes a verified token's claims; any other
+Authorization value gets API Gateway's 401. Dev tooling only; never deployed.
 
     curl -s localhost:8080/api/genai -H 'Content-Type: application/json' -d '{"question": "Who owns Leo?"}'
 """
@@ -37,7 +41,20 @@ INTEGRATION_TIMEOUT_S = 29.0  # API Gateway REST's default integration timeout
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
-def proxy_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
+def local_claims(authorization: str | None) -> dict[str, str] | None:
+    """The claims the Cognito authorizer stand-in grants: ``Bearer local:<sub>[:<group>,...]``."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    prefix, _, rest = token.partition(":")
+    sub, _, groups = rest.partition(":")
+    if scheme.lower() != "bearer" or prefix != "local" or not sub:
+        raise PermissionError("not a local token")
+    return {"sub": sub, "token_use": "id", **({"cognito:groups": groups} if groups else {})}
+
+
+def proxy_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+                claims: dict[str, str] | None = None) -> dict[str, Any]:
     """The REST API (v1) proxy event API Gateway builds for one request."""
     parts = urlsplit(target)
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -66,6 +83,7 @@ def proxy_event(method: str, target: str, headers: list[tuple[str, str]], body: 
             "resourcePath": resource, "httpMethod": method, "path": "/v1" + parts.path, "stage": "v1",
             "apiId": "local", "domainName": single.get("Host", "localhost"), "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000), "identity": {"sourceIp": "127.0.0.1"},
+            **({"authorizer": {"claims": claims}} if claims else {}),
         },
         "body": text,
         "isBase64Encoded": encoded,
@@ -112,7 +130,12 @@ def make_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
             if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):  # no such resource in the API
                 self._send(403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}')
                 return
-            event = proxy_event(self.command, self.path, list(self.headers.items()), body)
+            try:
+                claims = local_claims(self.headers.get("Authorization"))
+            except PermissionError:
+                self._send(401, {"Content-Type": "application/json"}, b'{"message": "Unauthorized"}')
+                return
+            event = proxy_event(self.command, self.path, list(self.headers.items()), body, claims)
             response = gateway.invoke(event)
             headers: list[tuple[str, str]] = list((response.get("headers") or {}).items())
             for name, values in (response.get("multiValueHeaders") or {}).items():
@@ -151,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("PETCLINIC_DB_URL"), help="mysql://... (default: SQLite)")
     parser.add_argument("--bedrock", choices=("local", "aws"), default="local")
     parser.add_argument("--no-memory", action="store_true", help="run without conversation memory")
+    parser.add_argument("--no-limits", action="store_true", help="run without the rate limits and the daily cap")
     parser.add_argument("--log-level", default="INFO", help="the function's JSON log lines on stderr")
     parser.add_argument("--writes", action="store_true", default=os.environ.get("WRITES_ENABLED") == "true",
                         help="offer the write tools (confirmed first; needs memory); also WRITES_ENABLED=true")
@@ -159,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(JsonLogFormatter())
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with local_endpoints(args.db, args.bedrock, memory=not args.no_memory):
+    with local_endpoints(args.db, args.bedrock, memory=not args.no_memory, limits=not args.no_limits):
         os.environ["WRITES_ENABLED"] = "true" if args.writes else "false"
         import lambda_function
 
@@ -167,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PetClinic assistant behind a local API Gateway at {url}{API_PREFIX}  (Ctrl-C stops it)\n"
               f"  curl -s {url}{API_PREFIX} -H 'Content-Type: application/json' -d '{{\"question\": \"Who owns Leo?\"}}'\n"
               f"  curl -s {url}{API_PREFIX}/chatclient -H 'Content-Type: application/json' -d '\"Who owns Coco?\"'\n"
-              f"  curl -s {url}{API_PREFIX}/health", flush=True)
+              f"  curl -s {url}{API_PREFIX}/health\n"
+              f"  Writes (--writes) need a signed-in caller: add -H 'Authorization: Bearer local:staff-1'\n"
+              f"  A burst shows the rate limit: for i in $(seq 25); do curl -s -o /dev/null -w '%{{http_code}} '"
+              f" {url}{API_PREFIX} -H 'Content-Type: application/json' -d '{{\"question\": \"Who owns Leo?\"}}'; done",
+              flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
