@@ -1230,7 +1230,7 @@ def count_request(settings: Settings, window: Window, request_id: str, now: floa
             raise
         old = err.response.get("Item") or {}
         tags = old.get("ids", {}).get("SS") if isinstance(old.get("ids"), dict) else None
-        return None if isinstance(tags, list) and tag in tags else max(1.0, ends - now)
+        return None if isinstance(tags, list) and tag in tags else max(1.0, float(ends - now))
 
 
 def _day(now: float) -> tuple[str, int]:
@@ -1318,7 +1318,8 @@ class Admission:
                 results.append(err)
         if self.settings.daily_token_cap:
             self._check_budget(results.pop(), usage)
-        refused = [(wait, w) for wait, w in zip(results, self.windows) if isinstance(wait, float)]
+        refused = [(wait, w) for wait, w in zip(results, self.windows)
+                   if wait is not None and not isinstance(wait, BaseException)]  # fault: fail open
         if refused:
             wait, window = max(refused, key=lambda pair: pair[0])
             per = "minute" if window.seconds == 60 else "day"

@@ -1,0 +1,179 @@
+"""Who is asking: the principal from what API Gateway or the ALB wrote, and the client address the
+client cannot choose. Pure functions over event shapes; no AWS."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+import lambda_function as lf
+
+SUB = "6b0c2a6e-3c1f-4e8a-9d57-2f0d6c1e9a11"
+
+
+def settings(**overrides: Any) -> lf.Settings:
+    base = lf.Settings(db_cluster_arn="", db_secret_arn="", db_name="petclinic", model_id=lf.DEFAULT_MODEL_ID,
+                       inference_profile="auto", max_tool_rounds=4, max_output_tokens=1024)
+    return base._replace(**overrides)
+
+
+def rest(authorizer: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+         source_ip: str = "130.176.1.1", body: Any = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"apiId": "abc", "stage": "v1", "identity": {"sourceIp": source_ip}}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    return {"httpMethod": "POST", "path": "/api/genai", "headers": headers or {}, "requestContext": context,
+            "body": json.dumps(body if body is not None else {"question": "hi"})}
+
+
+def http_v2(authorizer: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+            source_ip: str = "130.176.1.1") -> dict[str, Any]:
+    context: dict[str, Any] = {"apiId": "abc", "http": {"method": "POST", "path": "/api/genai", "sourceIp": source_ip}}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    return {"version": "2.0", "rawPath": "/api/genai", "headers": headers or {}, "requestContext": context,
+            "body": '{"question": "hi"}'}
+
+
+def alb(headers: dict[str, str]) -> dict[str, Any]:
+    return {"httpMethod": "POST", "path": "/api/genai", "headers": headers,
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:..."}}, "body": "{}"}
+
+
+def principal(event: dict[str, Any], **overrides: Any) -> lf.Principal | None:
+    return lf.principal_of(event, lf.describe_call(event), settings(**overrides))
+
+
+def address(event: dict[str, Any], **overrides: Any) -> str | None:
+    return lf.client_address(event, lf.describe_call(event), settings(**overrides))
+
+
+def oidc_data(claims: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'ES256'})}.{part(claims)}.signature"
+
+
+# ------------------------------------------------------------------ principals
+
+
+def test_rest_cognito_claims_give_the_sub_and_groups() -> None:
+    found = principal(rest({"claims": {"sub": SUB, "email": "vet@example.com", "cognito:groups": "staff,admins"}}))
+    assert found == lf.Principal("cognito", SUB, frozenset({"staff", "admins"}))
+    assert found.label == "cognito:" + SUB  # the stable id: never the e-mail
+
+
+def test_rest_lambda_authorizer_principal_id() -> None:
+    assert principal(rest({"principalId": "user-42", "scope": "x"})) == lf.Principal("lambda", "user-42")
+
+
+def test_an_email_as_principal_id_is_hashed_not_kept() -> None:
+    found = principal(rest({"principalId": "jane@example.com"}))
+    assert found is not None and found.kind == "lambda"
+    assert "@" not in found.id and "jane" not in found.id and found.id.startswith("sha256:")
+
+
+def test_http_v2_jwt_claims_and_iam() -> None:
+    jwt = principal(http_v2({"jwt": {"claims": {"sub": SUB, "cognito:groups": "[staff vets]"}, "scopes": None}}))
+    assert jwt == lf.Principal("jwt", SUB, frozenset({"staff", "vets"}))
+    iam = principal(http_v2({"iam": {"userId": "AIDAEXAMPLE", "userArn": "arn:aws:iam::123456789012:user/jane"}}))
+    assert iam == lf.Principal("iam", "AIDAEXAMPLE")
+
+
+def test_alb_identity_headers_count_only_when_the_alb_authenticates() -> None:
+    headers = {"x-amzn-oidc-identity": SUB, "x-amzn-oidc-data": oidc_data({"sub": SUB, "cognito:groups": ["staff"]})}
+    assert principal(alb(headers)) is None  # anyone can send these headers to an ALB without authentication
+    assert principal(alb(headers), alb_oidc_auth=True) == lf.Principal("alb", SUB, frozenset({"staff"}))
+    assert principal(alb({"x-amzn-oidc-data": "junk"}), alb_oidc_auth=True) is None
+
+
+@pytest.mark.parametrize("event", [
+    rest(),  # no authorizer
+    rest({}),  # an empty one
+    rest({"claims": {"email": "vet@example.com"}}),  # claims without a sub
+    rest({"claims": {"sub": "has space"}}),
+    http_v2({"lambda": {"sub": SUB}}),
+    http_v2(),
+])
+def test_anonymous_shapes(event: dict[str, Any]) -> None:
+    assert principal(event) is None
+
+
+def test_forged_authorizer_fields_in_the_body_or_headers_are_ignored() -> None:
+    forged = {"question": "hi", "requestContext": {"authorizer": {"claims": {"sub": SUB}}},
+              "authorizer": {"principalId": "admin"}, "principal": "admin"}
+    headers = {"x-amzn-oidc-identity": SUB, "x-amzn-oidc-data": oidc_data({"sub": SUB}),
+               "authorization": "Bearer forged", "x-principal-id": "admin"}
+    assert principal(rest(body=forged, headers=headers)) is None
+    assert principal(rest(body=forged, headers=headers), alb_oidc_auth=True) is None  # not an ALB event
+    assert principal(http_v2(headers=headers)) is None
+
+
+def test_a_direct_invoke_is_the_iam_authorised_operator() -> None:
+    assert principal({"question": "hi"}) == lf.Principal("invoke", lf.DIRECT_PRINCIPAL)
+    assert principal({"body": '{"question": "hi"}'}) == lf.Principal("invoke", lf.DIRECT_PRINCIPAL)  # make invoke
+
+
+def test_who_may_write() -> None:
+    staff = lf.Asker(lf.Principal("cognito", SUB, frozenset({"staff"})), "198.51.100.7")
+    assert staff.may_write(settings()) and staff.may_write(settings(write_groups=frozenset({"staff"})))
+    assert not staff.may_write(settings(write_groups=frozenset({"admins"})))
+    assert not lf.Asker(None, "198.51.100.7").may_write(settings())
+    operator = lf.Asker(lf.Principal("invoke", lf.DIRECT_PRINCIPAL), None)
+    assert operator.may_write(settings()) and not operator.may_write(settings(write_groups=frozenset({"staff"})))
+
+
+def test_the_limits_key_on_the_principal_else_the_address() -> None:
+    assert lf.Asker(lf.Principal("jwt", SUB), "198.51.100.7").client_key == "principal:jwt:" + SUB
+    assert lf.Asker(None, "198.51.100.7").client_key == "address:198.51.100.7"
+    assert lf.Asker(None, None).client_key == "address:unknown"  # anonymous without an address: one shared key
+    assert lf.Asker(lf.Principal("invoke", lf.DIRECT_PRINCIPAL), None).client_key is None
+
+
+# ------------------------------------------------------------------ addresses
+
+
+def test_cloudfront_viewer_address_wins() -> None:
+    event = rest(headers={"CloudFront-Viewer-Address": "198.51.100.7:46532", "X-Forwarded-For": "1.2.3.4, 130.176.1.1"})
+    assert address(event) == "198.51.100.7"
+    assert address(event, client_address_source="forwarded") == "1.2.3.4"  # the hop CloudFront appended
+    assert address(event, client_address_source="connection") == "130.176.1.1"
+
+
+def test_a_spoofed_left_most_forwarded_for_is_not_the_client() -> None:
+    # The client sent "X-Forwarded-For: 203.0.113.9"; CloudFront appended the viewer, API Gateway the edge.
+    event = rest(headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7, 130.176.1.1"})
+    assert address(event) == "198.51.100.7"
+    assert address(rest(headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7"})) == "198.51.100.7"  # not appended
+    event = rest(headers={"X-Forwarded-For": "10.0.0.1, 10.0.0.2, 198.51.100.7, 130.176.1.1"})
+    assert address(event, trusted_proxy_hops=0) == "130.176.1.1"
+    assert address(event, trusted_proxy_hops=2) == "10.0.0.2"
+
+
+def test_fewer_hops_than_trusted_proxies_falls_back_to_the_nearest_peer() -> None:
+    assert address(rest(headers={}, source_ip="198.51.100.7"), trusted_proxy_hops=2) == "198.51.100.7"
+
+
+def test_http_v2_and_alb_equivalents() -> None:
+    assert address(http_v2(headers={"x-forwarded-for": "203.0.113.9, 198.51.100.7"}, source_ip="130.176.1.1")) \
+        == "198.51.100.7"
+    # The ALB appends the address that connected to it; CloudFront in front appended the viewer's before it.
+    assert address(alb({"x-forwarded-for": "203.0.113.9, 198.51.100.7, 130.176.1.1"})) == "198.51.100.7"
+    assert address(alb({"x-forwarded-for": "203.0.113.9, 198.51.100.7"}), trusted_proxy_hops=0) == "198.51.100.7"
+
+
+def test_ipv6_clients_are_keyed_by_their_64_prefix() -> None:
+    one = rest(headers={"cloudfront-viewer-address": "2001:db8:1:2:aaaa::1:443"})
+    other = rest(headers={"cloudfront-viewer-address": "2001:db8:1:2:bbbb::9:443"})
+    assert address(one) == address(other) == "2001:db8:1:2::/64"
+    assert address(rest(headers={"cloudfront-viewer-address": "[::ffff:198.51.100.7]:80"})) == "198.51.100.7"
+
+
+def test_garbage_addresses_fall_back_to_the_connection() -> None:
+    event = rest(headers={"cloudfront-viewer-address": "not-an-ip", "x-forwarded-for": "<script>, also junk"},
+                 source_ip="198.51.100.7")
+    assert address(event) == "198.51.100.7"
+    assert address({"question": "hi"}) is None  # a direct invoke has no client address
