@@ -1,0 +1,132 @@
+"""Writes only for an authenticated principal, in the REST v1, HTTP API v2 and ALB shapes, end to end
+through the local endpoints (SQLite, moto's DynamoDB, the stand-in's demo grammar for proposals)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import lambda_function as lf
+from local import run as local_run
+
+ADD_PET = "add pet: owner 6, name Bella, type cat, born 2024-03-01"
+STAFF = "0f5a7c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
+OTHER = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    with local_run.local_endpoints(None, memory=True) as endpoints:
+        monkeypatch.setenv("WRITES_ENABLED", "true")
+        lf._clients.clear()
+        lf._settings = None
+        yield endpoints
+
+
+def rest(question: str, conversation: str, sub: str | None = None, groups: str | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"apiId": "local", "stage": "v1", "identity": {"sourceIp": "198.51.100.7"}}
+    if sub:
+        context["authorizer"] = {"claims": {"sub": sub, "email": "vet@example.com",
+                                            **({"cognito:groups": groups} if groups else {})}}
+    return {"httpMethod": "POST", "path": "/api/genai", "headers": {"Content-Type": "application/json"},
+            "requestContext": context, "body": json.dumps({"question": question, "conversation_id": conversation})}
+
+
+def http_v2(question: str, conversation: str, sub: str | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"apiId": "local", "http": {"method": "POST", "path": "/api/genai",
+                                                          "sourceIp": "198.51.100.7"}}
+    if sub:
+        context["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
+    return {"version": "2.0", "rawPath": "/api/genai", "headers": {"content-type": "application/json"},
+            "requestContext": context, "body": json.dumps({"question": question, "conversation_id": conversation})}
+
+
+def alb(question: str, conversation: str, sub: str | None = None) -> dict[str, Any]:
+    headers = {"content-type": "application/json", "x-forwarded-for": "198.51.100.7, 130.176.1.1"}
+    if sub:
+        headers.update({"x-amzn-oidc-identity": sub, "x-amzn-oidc-data": oidc_data({"sub": sub})})
+    return {"httpMethod": "POST", "path": "/api/genai", "headers": headers, "isBase64Encoded": False,
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:ap-northeast-2:1:tg/x/y"}},
+            "body": json.dumps({"question": question, "conversation_id": conversation})}
+
+
+def oidc_data(claims: dict[str, Any]) -> str:
+    """The shape of the ALB's x-amzn-oidc-data JWT (header.claims.signature)."""
+    return ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+                    for part in ({"alg": "ES256"}, claims)) + ".signature"
+
+
+SHAPES = {"rest_v1": rest, "http_v2": http_v2, "alb": alb}
+
+
+def ask(event: dict[str, Any]) -> str:
+    response = lf.lambda_handler(event, local_run.FakeContext())
+    assert response["statusCode"] == 200, response["body"]
+    return json.loads(response["body"])["answer"]
+
+
+def pets(stack: dict[str, Any]) -> int:
+    cursor = stack["backend"].connection().cursor()
+    cursor.execute("SELECT COUNT(*) FROM pets WHERE name = 'Bella'")
+    return cursor.fetchone()[0]
+
+
+def offered_write_tools(stack: dict[str, Any]) -> set[str]:
+    return {name for request in stack["standin"].requests for name in request["tools"] if name.startswith("propose_")}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_anonymous_callers_never_see_a_write_tool_and_yes_writes_nothing(stack: dict[str, Any], shape: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALB_OIDC_AUTH", "true")
+    make = SHAPES[shape]
+    ask(make(ADD_PET, "anon-1"))
+    ask(make("yes", "anon-1"))
+    assert offered_write_tools(stack) == set() and pets(stack) == 0
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_authenticated_principal_proposes_and_confirms(stack: dict[str, Any], shape: str,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("ALB_OIDC_AUTH", "true")
+    make = SHAPES[shape]
+    assert "Nothing is saved yet" in ask(make(ADD_PET, "staff-1", STAFF))
+    with caplog.at_level(logging.INFO, logger="petclinic_genai"):
+        assert ask(make("yes", "staff-1", STAFF)).startswith("Done:")
+    assert pets(stack) == 1
+    audit = next(r.audit for r in caplog.records if r.getMessage() == "audit")
+    assert audit["principal"].endswith(":" + STAFF) and "vet@example.com" not in caplog.text
+
+
+def test_alb_identity_headers_without_alb_authentication_are_anonymous(stack: dict[str, Any]) -> None:
+    ask(alb(ADD_PET, "alb-1", STAFF))  # ALB_OIDC_AUTH is off: anyone could have sent these headers
+    ask(alb("yes", "alb-1", STAFF))
+    assert offered_write_tools(stack) == set() and pets(stack) == 0
+
+
+def test_a_yes_from_another_principal_never_commits(stack: dict[str, Any]) -> None:
+    ask(rest(ADD_PET, "shared-1", STAFF))
+    assert ask(rest("yes", "shared-1", OTHER)).startswith("Only the person who proposed this change")
+    assert ask(rest("yes", "shared-1")) != "" and pets(stack) == 0  # nor from an anonymous caller
+    assert ask(rest("yes", "shared-1", STAFF)).startswith("There is nothing waiting")  # the turn just after is gone
+    assert pets(stack) == 0
+
+
+def test_write_groups_restrict_writes_to_named_groups(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRITE_GROUPS", "front-desk,vets")
+    lf._settings = None
+    ask(rest(ADD_PET, "g-1", STAFF, groups="readers"))
+    ask(rest("yes", "g-1", STAFF, groups="readers"))
+    assert offered_write_tools(stack) == set() and pets(stack) == 0
+    ask(rest(ADD_PET, "g-2", STAFF, groups="[readers front-desk]"))
+    assert ask(rest("yes", "g-2", STAFF, groups="[readers front-desk]")).startswith("Done:")
+    assert pets(stack) == 1
+    ask({"question": ADD_PET, "conversation_id": "g-3"})  # a direct invoke carries no groups
+    assert "Nothing is saved yet" not in ask({"question": "yes", "conversation_id": "g-3"})  # just a question
+    assert pets(stack) == 1
