@@ -1297,12 +1297,13 @@ class Admission:
     fails closed (503 budget_unavailable) unless this instance read the day's count in the last
     BUDGET_STALE_S seconds and it was under the cap."""
 
-    def __init__(self, settings: Settings, asker: Asker, conversation_id: str | None, request_id: str) -> None:
-        self.settings, self.now = settings, _clock()
+    def __init__(self, settings: Settings, asker: Asker, conversation_id: str | None, request_id: str,
+                 budget: bool = True) -> None:
+        self.settings, self.now, self.budget = settings, _clock(), budget and bool(settings.daily_token_cap)
         self.windows = windows_for(settings, asker, conversation_id)
         calls: list[Callable[[], Any]] = [partial(count_request, settings, w, request_id, self.now)
                                           for w in self.windows]
-        if settings.daily_token_cap:
+        if self.budget:
             calls.append(partial(read_budget, settings, self.now))
         self.futures = [_executor().submit(contextvars.copy_context().run, call) for call in calls]
 
@@ -1316,7 +1317,7 @@ class Admission:
             except Exception as err:  # includes the wait running out
                 _limits_failed("check", err if not isinstance(err, FutureTimeout) else TimeoutError(), usage)
                 results.append(err)
-        if self.settings.daily_token_cap:
+        if self.budget:
             self._check_budget(results.pop(), usage)
         refused = [(wait, w) for wait, w in zip(results, self.windows)
                    if wait is not None and not isinstance(wait, BaseException)]  # fault: fail open
@@ -3069,11 +3070,16 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
             "history_turns": len(turns)}
 
 
-def health(call: Call, event: dict[str, Any], settings: Settings, deadline: Deadline) -> dict[str, Any]:
-    """Configuration state without calling Bedrock; ?deep=1 also runs one cheap Data API statement."""
+def health(call: Call, event: dict[str, Any], settings: Settings, deadline: Deadline, request_id: str = "",
+           usage: Usage | None = None) -> dict[str, Any]:
+    """Configuration state without calling Bedrock; ?deep=1 also runs one cheap Data API statement
+    (counted in the caller's per-client windows: it reaches the database; the cap does not apply)."""
     body: dict[str, Any] = {"status": "ok", "model_id": model_id_for(settings, deadline), "memory": settings.memory,
-                            "writes": settings.writes_enabled}
+                            "writes": settings.writes_enabled, "limits": settings.limits}
     if _query(event, call).get("deep", "").lower() in ("1", "true", "yes"):
+        if settings.limits:
+            Admission(settings, asker_of(event, call, settings), None, request_id, budget=False).check(
+                deadline, usage or Usage())
         started = time.perf_counter()
         _execute(settings, "SELECT 1 AS ok")
         body["database"] = {"status": "ok", "ms": round((time.perf_counter() - started) * 1000)}
@@ -3175,7 +3181,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         deadline = Deadline(context, settings.api_gateway_budget_ms if call.api_gateway else None, started)
         bound = _DEADLINE.set(deadline)  # every dependency call from here (threads included) is bounded by it
         if question is None:
-            return respond(HTTPStatus.OK, {**health(call, event, settings, deadline), "request_id": request_id},
+            return respond(HTTPStatus.OK, {**health(call, event, settings, deadline, request_id, usage),
+                                           "request_id": request_id},
                            call.source, headers)
         conversation_id, set_cookie = conversation_for(call, question, settings)
         result = answer(question, settings, deadline, conversation_id, usage, request_id,

@@ -153,6 +153,18 @@ def test_the_conversation_and_daily_limits(stack: dict[str, Any], monkeypatch: p
     assert call(rest_event(conversation="d-9", viewer="192.0.2.1"))["statusCode"] == 200
 
 
+def health(deep: bool) -> dict[str, Any]:
+    return call({"httpMethod": "GET", "path": "/api/genai/health", "queryStringParameters": {"deep": "1"} if deep else None,
+                 "headers": {"CloudFront-Viewer-Address": "198.51.100.7:50123"},
+                 "requestContext": {"apiId": "local", "identity": {"sourceIp": "130.176.1.1"}}})
+
+
+def test_a_deep_health_check_counts_but_the_shallow_one_never_does(stack: dict[str, Any]) -> None:
+    assert [health(deep=True)["statusCode"] for _ in range(4)] == [200, 200, 200, 429]  # each reaches the database
+    assert [health(deep=False)["statusCode"] for _ in range(5)] == [200] * 5
+    assert json.loads(health(deep=False)["body"])["limits"] is True
+
+
 def test_a_direct_invoke_is_not_rate_limited_per_client(stack: dict[str, Any]) -> None:
     for _ in range(5):
         assert call({"question": "Who owns Leo?"})["statusCode"] == 200
