@@ -276,6 +276,56 @@ def memory_overhead(question: str, runs: int, model_time: list[float]) -> dict[s
             "save_p50": statistics.median(timings["save"])}
 
 
+def rest_event(question: str, conversation_id: str) -> dict[str, Any]:
+    """An anonymous question as CloudFront -> API Gateway (REST) delivers it: every limit applies."""
+    return {"httpMethod": "POST", "path": "/api/genai", "headers": {"Content-Type": "application/json",
+                                                                     "CloudFront-Viewer-Address": "198.51.100.7:50123"},
+            "body": json.dumps({"question": question, "conversation_id": conversation_id}),
+            "requestContext": {"apiId": "bench", "stage": "v1", "identity": {"sourceIp": "130.176.1.1"}}}
+
+
+def limits_overhead(question: str, runs: int, model_time: list[float]) -> dict[str, float]:
+    """Handler time (model excluded) with memory on, the limits off and on (limits high enough never to
+    refuse): on, three window UpdateItems and the budget's GetItem run beside the prefetch, and one
+    UpdateItem adds the tokens after the answer."""
+    with_limits = lf.settings_once()._replace(client_per_minute=10**5, client_per_day=10**7,
+                                              conversation_per_minute=10**5, daily_token_cap=10**10)
+    without = with_limits._replace(limits_table="")
+    timings: dict[str, list[float]] = {"count_request": [], "read_budget": [], "charge_tokens": []}
+    real = {name: getattr(lf, name) for name in timings}
+
+    def timed(name: str) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            begun = time.perf_counter()
+            try:
+                return real[name](*args, **kwargs)
+            finally:
+                timings[name].append((time.perf_counter() - begun) * 1000)
+        return wrapper
+
+    for name in timings:
+        setattr(lf, name, timed(name))
+    try:
+        off, on = [], []
+        for settings in (with_limits, without):  # warm-up
+            lf._settings = settings
+            timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex))
+        for values in timings.values():
+            values.clear()
+        for _ in range(runs):
+            lf._settings = without
+            off.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
+            lf._settings = with_limits
+            on.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
+    finally:
+        for name, function in real.items():
+            setattr(lf, name, function)
+        lf._settings = None
+    return {"off_p50": statistics.median(off), "on_p50": statistics.median(on), "off_p95": percentile(off, 0.95),
+            "on_p95": percentile(on, 0.95), **{f"{name}_p50": statistics.median(values)
+                                                for name, values in timings.items()}}
+
+
 def timing_converse(real: Any, model_time: list[float]) -> Any:
     """_converse, also adding each call's time to ``model_time`` (the model is left out of overheads)."""
 
@@ -291,7 +341,7 @@ def timing_converse(real: Any, model_time: list[float]) -> Any:
 
 def measure_memory(db_path: Path, runs: int) -> dict[str, Any]:
     """The same database with memory on: the 5th turn's first request and the memory's time."""
-    with local_endpoints(f"sqlite:///{db_path}", load=False, memory=True):
+    with local_endpoints(f"sqlite:///{db_path}", load=False, memory=True, limits=True):
         lf._clients.clear()
         lf._settings = None
         meter = Meter()
@@ -299,10 +349,13 @@ def measure_memory(db_path: Path, runs: int) -> dict[str, Any]:
         model_time: list[float] = []
         real_converse = lf._converse
         lf._converse = timing_converse(real_converse, model_time)
+        lf._settings = lf.settings_once()._replace(limits_table="")  # memory alone; limits_overhead turns them on
         try:
             result = {"turn5": conversation_turn5(meter), "filled_hangul": filled_history(meter, "가나다라마바사"),
                       "filled_ascii": filled_history(meter, "abcdefg"),
                       "overhead": memory_overhead(QUESTIONS[0][1], runs, model_time)}
+            lf._settings = None
+            result["limits"] = limits_overhead(QUESTIONS[0][1], runs, model_time)
         finally:
             lf._converse = real_converse
             lf._clients.clear()
@@ -488,6 +541,20 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
         o = result["memory"]["overhead"]
         out.append(f"| {result['owners']:,} | {o['off_p50']:.1f} / {o['off_p95']:.1f} | {o['on_p50']:.1f} / {o['on_p95']:.1f} | "
                    f"{o['on_p50'] - o['off_p50']:.1f} | {o['load_p50']:.1f} | {o['save_p50']:.1f} |")
+    out += ["", "### Rate limits and the daily cap (moto's DynamoDB server on 127.0.0.1)", "",
+            f"What the limits add to a question (model time excluded; p50/p95 of {runs} interleaved runs of "
+            f"\"{QUESTIONS[0][1]}\" as an anonymous API Gateway request, memory on, a new conversation each run): "
+            "off = no `LIMITS_TABLE`; on = every limit on (set high enough never to refuse), so three window "
+            "`UpdateItem`s (client per minute, client per day, conversation) and the budget's `GetItem` beside "
+            "the prefetch, and one `UpdateItem` adding the tokens after the answer. Each call timed inside the "
+            "handler. Against moto's local server, not DynamoDB.", "",
+            "| owners | limits off p50/p95 ms | limits on p50/p95 ms | added p50 ms | window UpdateItem p50 ms | "
+            "budget GetItem p50 ms | tokens UpdateItem p50 ms |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        o = result["memory"]["limits"]
+        out.append(f"| {result['owners']:,} | {o['off_p50']:.1f} / {o['off_p95']:.1f} | {o['on_p50']:.1f} / {o['on_p95']:.1f} | "
+                   f"{o['on_p50'] - o['off_p50']:.1f} | {o['count_request_p50']:.1f} | {o['read_budget_p50']:.1f} | "
+                   f"{o['charge_tokens_p50']:.1f} |")
     out += ["", "Cold import as on Lambda, boto3 from bytecode and `lambda_function` compiled from source "
             f"(median of {import_repeat} fresh interpreters, `python -X importtime`): " + "; ".join(
                 f"Python {v}: boto3 {t['boto3_ms']:.1f} ms, `lambda_function` on top of boto3 {t['module_ms']:.1f} ms "
