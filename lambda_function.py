@@ -71,6 +71,9 @@ MODEL_CALL_RESERVE_MS = 8_000
 RESPONSE_RESERVE_MS = 1_000
 MAX_TOOL_CALLS_PER_ROUND = 6  # extra toolUse blocks in one turn get an error toolResult, not a statement
 MAX_TOOL_INPUT_CHARS = 2_000  # a larger tool input is refused and not echoed back to the model
+# Past this many tokens (input + output, all calls) a question runs no more tools: the next call must
+# answer, so one question spends at most about twice this (the daily cap's overshoot per question).
+QUESTION_TOKEN_CEILING = 60_000
 DEFAULT_TIME_BUDGET_MS = 60_000
 # API Gateway's REST integration timeout is 29 s: answer (504 if need be) before it gives up.
 DEFAULT_API_GATEWAY_BUDGET_MS = 28_000
@@ -2933,6 +2936,7 @@ def converse_loop(settings: Settings, model_id: str, messages: list[dict[str, An
                   usage: Usage | None = None) -> tuple[Answer, Usage]:
     """Call the model, run the tools it asks for, and stop at an answer, the round cap or the deadline."""
     messages, usage = list(messages), usage or Usage()
+    final = False  # the round cap or the token ceiling was reached: this call must answer
     for round_number in range(1, settings.max_tool_rounds + 2):
         if deadline.remaining_ms() < MODEL_CALL_RESERVE_MS:
             raise UpstreamTimeout()
@@ -2941,10 +2945,15 @@ def converse_loop(settings: Settings, model_id: str, messages: list[dict[str, An
             if not turn.text:
                 raise UpstreamError("The language model returned no answer.", "empty_answer")
             return Answer(turn.text, turn.stop_reason == "max_tokens"), usage
-        if round_number > settings.max_tool_rounds:
+        if final or round_number > settings.max_tool_rounds:
             break
-        results = run_round(settings, turn.tool_uses, usage)
-        if round_number == settings.max_tool_rounds:
+        if usage.input_tokens + usage.output_tokens >= QUESTION_TOKEN_CEILING:
+            reason = "Not run: this question's token budget is used up."
+            results, final = [refused_tool(tool_use, reason) for tool_use in turn.tool_uses], True
+        else:
+            results = run_round(settings, turn.tool_uses, usage)
+            final = round_number == settings.max_tool_rounds
+        if final:
             results.append({"text": "Tool budget used up: answer now from what you have."})
         messages += [turn.echo, {"role": "user", "content": results}]
     raise UpstreamError("The assistant could not finish within its step limit.", "tool_rounds_exceeded")

@@ -86,6 +86,30 @@ def test_tool_rounds_are_capped(clients: dict[str, Any], monkeypatch: pytest.Mon
     bedrock.assert_no_pending_responses()
 
 
+@pytest.mark.parametrize("then", ["answer", "more_tools"])
+def test_past_the_token_ceiling_no_more_tools_run(clients: dict[str, Any], then: str) -> None:
+    """A question that has spent QUESTION_TOKEN_CEILING runs no further tool: the next call must answer
+    (the daily cap's overshoot per question stays about twice the ceiling)."""
+    bedrock, rds, sent = clients["bedrock"], clients["rds"], clients["sent"]
+    big = (lf.QUESTION_TOKEN_CEILING - 100, 100)
+    bedrock.add_response("converse", _reply([_tool_use("aggregate", {"metric": "totals"})], "tool_use", big))
+    last = _reply([{"text": "18 pets, as far as I got."}], "end_turn") if then == "answer" else \
+        _reply([_tool_use("aggregate", {"metric": "totals"}, "tu-2")], "tool_use")
+    bedrock.add_response("converse", last)
+    with bedrock, rds:  # no execute_statement answer queued: a tool that ran would fail the test
+        response = lf.lambda_handler({"question": NO_NAMES}, None)
+    result = sent[1]["messages"][2]["content"][0]["toolResult"]
+    assert result["status"] == "error" and "token budget" in result["content"][0]["text"]
+    assert "answer now" in sent[1]["messages"][2]["content"][-1]["text"]
+    if then == "answer":
+        assert response["statusCode"] == 200 and json.loads(response["body"])["answer"].startswith("18 pets")
+    else:
+        assert response["statusCode"] == 502
+        assert json.loads(response["body"])["error"]["code"] == "tool_rounds_exceeded"
+    assert len(sent) == 2
+    bedrock.assert_no_pending_responses()
+
+
 def test_failing_tool_returns_an_error_result_not_a_crash(clients: dict[str, Any]) -> None:
     bedrock, rds, sent = clients["bedrock"], clients["rds"], clients["sent"]
     bedrock.add_response("converse", _reply([_tool_use("search_pets", {"type": "cat"}),
