@@ -498,7 +498,8 @@ def init_times(repeat: int = 9) -> dict[str, Any]:
             base.update(PYTHONDONTWRITEBYTECODE="1", BENCH_EVENT=json.dumps(seed_event(QUESTIONS[0][1])))
             for run in range(repeat + 1):  # the first round warms the page cache and the local servers
                 for kind, task in tasks.items():
-                    env = {**base, "LAMBDA_TASK_ROOT": str(task), "BENCH_SPAWN_NS": str(time.time_ns())}
+                    env = {**base, "LAMBDA_TASK_ROOT": str(task), "AWS_LAMBDA_FUNCTION_NAME": "petclinic-genai-bench",
+                           "BENCH_SPAWN_NS": str(time.time_ns())}
                     done = subprocess.run([python, "-c", INIT_CHILD], cwd=task, env=env, capture_output=True,
                                           text=True, timeout=120)
                     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH-INIT ")), None)
@@ -528,7 +529,7 @@ def render_init(init: dict[str, Any]) -> list[str]:
     out = ["### Cold init as Lambda sees it", "",
            f"Median of {init['repeat']} fresh `{init['runtime']}` processes per zip (Python {init['python']}, boto3 "
            "from the bytecode pip compiled, as the runtime ships it), each in the unpacked zip made read-only "
-           "(`chmod -R a-w`, `PYTHONDONTWRITEBYTECODE=1`), runs and are interleaved: "
+           "(`chmod -R a-w`, `PYTHONDONTWRITEBYTECODE=1`), source and deployed runs interleaved, `AWS_LAMBDA_FUNCTION_NAME` set as on Lambda: "
            "interpreter start to its first line, `import boto3`, `import lambda_function`, then the first "
            f"`lambda_handler` call (\"{QUESTIONS[0][1]}\", API Gateway event, memory off) with its settings, "
            f"{init['clients']} boto3 clients and the first Data API and Bedrock calls against the local endpoints "
