@@ -8,10 +8,6 @@ terraform {
       source  = "hashicorp/aws"
       version = ">= 6.0.0, < 7.0.0"
     }
-    archive = {
-      source  = "hashicorp/archive"
-      version = ">= 2.7.0, < 3.0.0"
-    }
   }
 
   backend "s3" {}

@@ -68,16 +68,6 @@ data "aws_subnet" "this" {
 }
 
 ###############################################################################
-# The deployment package: lambda_function.py alone, at the zip's root.
-###############################################################################
-
-data "archive_file" "this" {
-  type        = "zip"
-  source_file = "${path.module}/lambda_function.py"
-  output_path = "${path.module}/build/lambda_function.zip"
-}
-
-###############################################################################
 # IAM policy documents
 ###############################################################################
 

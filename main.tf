@@ -166,12 +166,26 @@ resource "aws_cloudwatch_log_group" "this" {
 # The function
 ###############################################################################
 
+# The deployment package is built by `make package` (`make plan` runs it first), not by an
+# archive_file: the zip holds lambda_function.py and its .pyc compiled by the runtime's own Python
+# (local/package.py), which Terraform cannot do. The stamp beside the zip records what it was built
+# from; a missing, stale or other-runtime build fails the plan instead of deploying it.
+locals {
+  package_zip   = "${path.module}/build/lambda_function.zip"
+  package_stamp = try(jsondecode(file("${path.module}/build/lambda_function.json")), {})
+  package_fresh = alltrue([
+    try(local.package_stamp.runtime, "") == var.lambda_runtime,
+    try(local.package_stamp.source_sha256, "") == try(filesha256("${path.module}/lambda_function.py"), "none"),
+    try(local.package_stamp.zip_sha256, "") == try(filesha256(local.package_zip), "none"),
+  ])
+}
+
 resource "aws_lambda_function" "this" {
   function_name    = local.name
   description      = "PetClinic assistant: Claude on Bedrock over the RDS Data API"
   role             = aws_iam_role.this.arn
-  filename         = data.archive_file.this.output_path
-  source_code_hash = data.archive_file.this.output_base64sha256
+  filename         = local.package_zip
+  source_code_hash = fileexists(local.package_zip) ? filebase64sha256(local.package_zip) : null
   handler          = "lambda_function.lambda_handler"
   runtime          = var.lambda_runtime
   architectures    = [var.lambda_architecture]
@@ -203,6 +217,10 @@ resource "aws_lambda_function" "this" {
   }
 
   lifecycle {
+    precondition {
+      condition     = local.package_fresh
+      error_message = "build/lambda_function.zip is missing, or was not built from this lambda_function.py for ${var.lambda_runtime} (its stamp build/lambda_function.json disagrees): run make package (make plan runs it first)."
+    }
     precondition {
       condition     = local.vpc_id != null && length(coalesce(local.subnet_ids, [])) > 0
       error_message = "No VPC or private subnets: the network layer's state has no vpc_id/private_app_subnet_ids outputs; set vpc_id and private_subnet_ids."

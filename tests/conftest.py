@@ -43,6 +43,20 @@ def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     lambda_function._settings = None
 
 
+@pytest.fixture(scope="session")
+def runtime_python() -> str:
+    """The Lambda runtime's interpreter (python3.13 for lambda_runtime = "python3.13"), as `make package`
+    finds it. `make test` installs it first where the machine can; missing, it skips, and fails in CI."""
+    from local import package
+
+    try:
+        return package.find_python(package.runtime_from_terraform(), install=False)
+    except package.BuildError as err:
+        if IN_CI:
+            pytest.fail(f"CI must build the deployed zip: {err}")
+        pytest.skip(str(err))
+
+
 @pytest.fixture
 def settings() -> lambda_function.Settings:
     return lambda_function.Settings(

@@ -86,7 +86,7 @@ def test_only_backend_tf_has_a_terraform_block() -> None:
     block = parsed(ROOT / "backend.tf")["terraform"][0]
     providers = block["required_providers"][0]
     assert providers["aws"]["source"] == "hashicorp/aws" and providers["aws"]["version"].startswith(">= 6.")
-    assert "archive" in providers and "s3" in block["backend"][0]
+    assert "archive" not in providers and "s3" in block["backend"][0]  # local/package.py builds the zip
     config = (ROOT / "backend.config").read_text()
     assert re.search(r'^key\s*=\s*"06-lambda-genai/terraform.tfstate"', config, re.M)
     assert re.search(r"^encrypt\s*=\s*true", config, re.M) and re.search(r"^use_lockfile\s*=\s*true", config, re.M)
@@ -135,8 +135,11 @@ def test_handler_runtime_and_package() -> None:
     runtime = tfdocs.blocks(ROOT / "variables.tf", "variable")["lambda_runtime"]
     assert runtime["default"] == "python3.13"
     assert "python3.11" not in runtime["validation"][0]["condition"]
-    archive = data_blocks("archive_file")["this"]
-    assert archive["source_file"] == "${path.module}/lambda_function.py"
+    # The zip `make package` builds (source + bytecode), not an archive_file; its hash follows the file.
+    assert function["filename"] == "${local.package_zip}"
+    assert main_locals()["package_zip"] == "${path.module}/build/lambda_function.zip"
+    assert "filebase64sha256(local.package_zip)" in function["source_code_hash"]
+    assert not data_blocks("archive_file")
     assert function["logging_config"][0]["log_format"] == "JSON"
     assert "${aws_cloudwatch_log_group.this}" in function["depends_on"]
 
@@ -347,6 +350,7 @@ def test_makefile_targets() -> None:
     assert targets <= phony
     assert re.search(r"^\.DEFAULT_GOAL := help$", text, re.M)
     assert "-backend-config=backend.config" in text and "-var-file=terraform.tfvars" in text
+    assert re.search(r"^plan: package\b", text, re.M), "make plan must build the zip it deploys"
 
 
 def test_missing_network_or_database_inputs_fail_with_a_clear_message() -> None:
@@ -370,6 +374,67 @@ def test_vpc_endpoints_admit_only_the_function() -> None:
     gateway = resources("aws_vpc_endpoint")["dynamodb"]
     assert gateway["vpc_endpoint_type"] == "Gateway" and gateway["route_table_ids"] == "${var.vpc_endpoint_route_table_ids}"
     assert gateway["service_name"].endswith(".dynamodb")
+
+
+# ------------------------------------------------------------------ the deployment package, checked at plan
+
+
+def _package_case(terraform_bin: str, tmp: Path, runtime: str = "python3.13") -> tuple[int, str]:
+    """terraform plan of main.tf's package locals and the function's package precondition, put on a
+    terraform_data resource (built into terraform: no provider to download), in the folder ``tmp``."""
+    def hcl(value: str) -> str:
+        return _expression(value) or json.dumps(value)
+
+    (check,) = [p for p in resources("aws_lambda_function")["this"]["lifecycle"][0]["precondition"]
+                if "local.package_fresh" in p["condition"]]
+    package_locals = {name: value for name, value in main_locals().items() if name.startswith("package_")}
+    (tmp / "main.tf").write_text(
+        'variable "lambda_runtime" {\n  type = string\n}\n'
+        + "locals {\n" + "".join(f"  {name} = {hcl(value)}\n" for name, value in package_locals.items()) + "}\n"
+        + 'resource "terraform_data" "package" {\n  lifecycle {\n    precondition {\n'
+        + f"      condition     = {hcl(check['condition'])}\n      error_message = {hcl(check['error_message'])}\n"
+        + "    }\n  }\n}\n")
+    env = _terraform_env(tmp)
+    done = subprocess.run([terraform_bin, "init", "-input=false", "-no-color"], cwd=tmp, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = subprocess.run([terraform_bin, "plan", "-input=false", "-no-color", f"-var=lambda_runtime={runtime}"],
+                          cwd=tmp, env=env, capture_output=True, text=True, timeout=120)
+    return done.returncode, " ".join((done.stdout + done.stderr).split())
+
+
+def test_plan_deploys_only_a_fresh_build_for_the_runtime(terraform_bin: str, runtime_python: str, tmp_path: Path) -> None:
+    from local import package
+
+    shutil.copy(ROOT / "lambda_function.py", tmp_path / "lambda_function.py")
+    code, message = _package_case(terraform_bin, tmp_path)
+    assert code != 0 and "is missing, or was not built from this lambda_function.py" in message, message
+    assert "run make package" in message
+
+    zip_path = package.build(tmp_path / "build" / "lambda_function.zip", python=runtime_python)
+    code, message = _package_case(terraform_bin, tmp_path)
+    assert code == 0, message
+
+    code, message = _package_case(terraform_bin, tmp_path, runtime="python3.12")  # built for 3.13
+    assert code != 0 and "for python3.12" in message and "run make package" in message, message
+
+    with (tmp_path / "lambda_function.py").open("a") as source:  # edited after the build
+        source.write("# changed\n")
+    code, message = _package_case(terraform_bin, tmp_path)
+    assert code != 0 and "run make package" in message, message
+
+    shutil.copy(ROOT / "lambda_function.py", tmp_path / "lambda_function.py")
+    assert _package_case(terraform_bin, tmp_path)[0] == 0
+    package.build(zip_path, source_only=True)  # a source-only zip has no stamp: refused
+    code, message = _package_case(terraform_bin, tmp_path)
+    assert code != 0 and "run make package" in message, message
+
+
+def test_make_plan_builds_first_and_stops_on_a_runtime_it_cannot_build(tmp_path: Path) -> None:
+    done, _ = run_make(tmp_path, "plan", f"echo called >> {tmp_path / 'tf.log'}\n", extra=["LAMBDA_RUNTIME=python3.99"],
+                       env={"PYENV_ROOT": str(tmp_path)})
+    assert done.returncode != 0 and "Python 3.99 is not on this machine" in done.stderr, done.stderr
+    assert not (tmp_path / "tf.log").exists()  # terraform never ran
 
 
 # ------------------------------------------------------------------ optional features, evaluated by terraform
@@ -698,8 +763,8 @@ def test_alarms_watch_the_right_metrics() -> None:
 FAKE_AWS = '#!/bin/sh\nif [ "$1" = --version ]; then echo "{version} Python/3.11"; exit 0; fi\necho "$@" >> {calls}\n'
 
 
-def run_make(tmp_path: Path, target: str, terraform_script: str,
-             aws_version: str = "aws-cli/2.17.0") -> tuple[subprocess.CompletedProcess[str], Path]:
+def run_make(tmp_path: Path, target: str, terraform_script: str, aws_version: str = "aws-cli/2.17.0",
+             extra: list[str] | None = None, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], Path]:
     """make TARGET with a fake terraform and a fake aws (which records its calls) first on PATH."""
     if not shutil.which("make"):
         pytest.skip("no make here")
@@ -708,8 +773,8 @@ def run_make(tmp_path: Path, target: str, terraform_script: str,
     (tmp_path / "aws").write_text(FAKE_AWS.format(version=aws_version, calls=calls))
     for script in (fake_tf, tmp_path / "aws"):
         script.chmod(0o755)
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
-    done = subprocess.run(["make", "--no-print-directory", target, f"TF={fake_tf}"], cwd=ROOT, env=env,
+    env = {**os.environ, **(env or {}), "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["make", "--no-print-directory", target, f"TF={fake_tf}", *(extra or [])], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     return done, calls
 

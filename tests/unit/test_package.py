@@ -1,8 +1,14 @@
-"""The deployment zip holds lambda_function.py alone, and the module needs nothing but boto3."""
+"""The deployment zip: lambda_function.py and its bytecode for the runtime, reproducible, matching its
+source; the module needs nothing but boto3; a runtime this machine cannot build for is a plain error."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
+import os
+import re
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -10,14 +16,111 @@ from pathlib import Path
 from local import package
 
 ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = package.runtime_from_terraform()
+TAG = "cpython-" + package.version_of(RUNTIME).replace(".", "")
+PYC = f"__pycache__/lambda_function.{TAG}.pyc"
+
+# Run by the runtime's interpreter, independently of local/package.py: compile the shipped source as
+# py_compile does, and report what that interpreter expects of a .pyc.
+RECOMPILE = """
+import importlib.util, json, marshal, py_compile, sys
+source, pyc, out = sys.argv[1], sys.argv[2], sys.argv[3]
+py_compile.compile(source, cfile=out, dfile="lambda_function.py", doraise=True,
+                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+shipped = open(pyc, "rb").read()
+code = compile(open(source, "rb").read(), "lambda_function.py", "exec")
+print(json.dumps({"magic": importlib.util.MAGIC_NUMBER.hex(), "tag": sys.implementation.cache_tag,
+                  "same_bytes": open(out, "rb").read() == shipped,
+                  "source_hash": importlib.util.source_hash(open(source, "rb").read()).hex(),
+                  "same_code": marshal.loads(shipped[16:]) == code}))
+"""
 
 
-def test_zip_holds_the_module_alone_and_is_reproducible(tmp_path: Path) -> None:
-    first = package.build(tmp_path / "a.zip")
-    second = package.build(tmp_path / "b.zip")
-    assert zipfile.ZipFile(first).namelist() == ["lambda_function.py"]
+def _unpack(zip_path: Path, into: Path) -> Path:
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(into)
+    return into
+
+
+def test_zip_is_byte_for_byte_reproducible(runtime_python: str, tmp_path: Path) -> None:
+    first = package.build(tmp_path / "a" / "lambda_function.zip", python=runtime_python)
+    second = package.build(tmp_path / "b" / "lambda_function.zip", python=runtime_python)
     assert first.read_bytes() == second.read_bytes()
-    assert zipfile.ZipFile(first).read("lambda_function.py") == (ROOT / "lambda_function.py").read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        assert archive.namelist() == ["lambda_function.py", PYC]
+        for info in archive.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0) and info.external_attr >> 16 == 0o644, info
+        assert archive.read("lambda_function.py") == (ROOT / "lambda_function.py").read_bytes()
+    stamp = json.loads(package.stamp_path(first).read_text())
+    assert stamp["runtime"] == RUNTIME and stamp["pyc"] == PYC
+    assert stamp["zip_sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert stamp["source_sha256"] == hashlib.sha256((ROOT / "lambda_function.py").read_bytes()).hexdigest()
+
+
+def test_shipped_bytecode_matches_the_shipped_source(runtime_python: str, tmp_path: Path) -> None:
+    unpacked = _unpack(package.build(tmp_path / "lambda_function.zip", python=runtime_python), tmp_path / "task")
+    pyc = (unpacked / PYC).read_bytes()
+    done = subprocess.run([runtime_python, "-c", RECOMPILE, str(unpacked / "lambda_function.py"), str(unpacked / PYC),
+                           str(tmp_path / "again.pyc")], env={"PATH": os.environ["PATH"], "PYTHONHASHSEED": "0"},
+                          capture_output=True, text=True, check=True)
+    expected = json.loads(done.stdout)
+    assert expected["tag"] == TAG
+    assert pyc[:4].hex() == expected["magic"]  # the runtime's magic number: any other, and Python ignores the file
+    assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, check_source off: UNCHECKED_HASH
+    assert pyc[8:16].hex() == expected["source_hash"]  # the hash of the very source beside it
+    assert expected["same_code"] and expected["same_bytes"]
+
+
+def test_the_runtime_loads_the_bytecode_without_reading_the_source(runtime_python: str, tmp_path: Path) -> None:
+    """An unchecked-hash .pyc is used as it is: with the source replaced, the import still gives the
+    shipped module (a .pyc the runtime rejected would make it compile the replacement and fail)."""
+    unpacked = _unpack(package.build(tmp_path / "lambda_function.zip", python=runtime_python), tmp_path / "task")
+    (unpacked / "lambda_function.py").write_text('raise SystemExit("compiled from source")\n')
+    for path in (unpacked / "__pycache__", unpacked):
+        path.chmod(0o555)  # read-only, as /var/task is
+    try:
+        done = subprocess.run([runtime_python, "-c", "import lambda_function as m; print(m.__cached__)"], cwd=unpacked,
+                              env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True,
+                              text=True)
+    finally:
+        for path in (unpacked, unpacked / "__pycache__"):
+            path.chmod(0o755)
+    assert "compiled from source" not in done.stderr + done.stdout
+    # Without boto3 for this interpreter, the shipped module's own `import boto3` is what fails.
+    assert done.returncode == 0 or "No module named 'boto3'" in done.stderr, done.stderr
+
+
+def test_source_only_zip_for_comparison(tmp_path: Path) -> None:
+    built = package.build(tmp_path / "lambda_function.zip", source_only=True)
+    assert zipfile.ZipFile(built).namelist() == ["lambda_function.py"]
+    assert not package.stamp_path(built).exists()  # no stamp: Terraform refuses to deploy it
+
+
+def test_a_runtime_this_machine_cannot_build_for_is_a_plain_error(tmp_path: Path) -> None:
+    target = tmp_path / "lambda_function.zip"
+    done = subprocess.run([sys.executable, str(ROOT / "local" / "package.py"), "--runtime", "python3.99", str(target)],
+                          env={**os.environ, "PYENV_ROOT": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("package: lambda_runtime is python3.99, but Python 3.99 is not on this machine")
+    assert "make package" in done.stderr and "Traceback" not in done.stderr
+    assert not target.exists() and not package.stamp_path(target).exists()
+
+
+def test_runtime_follows_the_terraform_variable(tmp_path: Path) -> None:
+    (tmp_path / "variables.tf").write_text((ROOT / "variables.tf").read_text())
+    assert package.runtime_from_terraform(tmp_path) == "python3.13"  # variables.tf's default
+    (tmp_path / "terraform.tfvars").write_text('name_prefix = "x"\nlambda_runtime = "python3.12"\n')
+    assert package.runtime_from_terraform(tmp_path) == "python3.12"
+    assert package.version_of("python3.12") == "3.12"
+
+
+def test_lambda_venv_pins_the_same_boto3() -> None:
+    def pins(name: str) -> dict[str, str]:
+        return dict(re.findall(r"^([a-z0-9-]+)==(\S+)$", (ROOT / name).read_text(), re.M))
+
+    lambda_pins = pins("requirements-lambda.txt")
+    assert set(lambda_pins) == {"boto3", "botocore"}
+    assert all(pins("requirements.txt")[name] == version for name, version in lambda_pins.items())
 
 
 def test_module_imports_only_stdlib_and_boto() -> None:
