@@ -1,7 +1,8 @@
 """PetClinic assistant: answers questions about the PetClinic database with Claude on Bedrock.
 
-Deployed alone (stdlib + the Lambda runtime's boto3). Reads Aurora MySQL only through the
-RDS Data API. Sections: settings -> errors -> request -> data -> context -> model -> handler.
+Deployed with its own .pyc and nothing else (stdlib + the Lambda runtime's boto3). Reads Aurora MySQL only through the
+RDS Data API. Sections: settings -> errors -> request -> callers -> clients -> data -> memory ->
+limits -> context -> tools -> writes -> model -> metrics -> handler.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ DEFAULT_TIME_BUDGET_MS = 60_000
 DEFAULT_API_GATEWAY_BUDGET_MS = 28_000
 DEFAULT_CONVERSATION_IDLE_MINUTES = 60
 DEFAULT_CONVERSATION_MAX_TURNS = 5
-# Public-internet defaults (issue 13): a clinic's staff behind one office address stay well inside
+# Rate-limit and spend defaults for the public internet: a clinic's staff behind one office address stay well inside
 # them; a loop from one address gets at most 20 questions a minute (40 across a window boundary).
 DEFAULT_CLIENT_PER_MINUTE = 20
 DEFAULT_CLIENT_PER_DAY = 500
