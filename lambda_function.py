@@ -1208,19 +1208,24 @@ def windows_for(settings: Settings, asker: Asker, conversation_id: str | None) -
     return found
 
 
+def _slot(window: Window, now: float) -> tuple[str, int]:
+    """The window's item key for ``now`` and when that period ends (fixed windows, UTC-aligned)."""
+    start = int(now // window.seconds) * window.seconds
+    return f"{window.scope}#{window.seconds}#{_digest(window.key)}#{start}", start + window.seconds
+
+
 def count_request(settings: Settings, window: Window, request_id: str, now: float) -> float | None:
     """Count this request in its window: None when admitted, else the seconds until the window ends.
 
     The ADD and its condition are one atomic UpdateItem, so concurrent instances never admit more
     than the limit; the window keeps the tags of the requests it admitted, so a retried request
     (the same request id) is admitted again without counting twice. Refused requests add nothing."""
-    start = int(now // window.seconds) * window.seconds
-    ends = start + window.seconds
+    key, ends = _slot(window, now)
     tag = _digest(request_id)[:12]
     try:
         client("dynamodb", memory_budget_s()).update_item(
             TableName=settings.limits_table,
-            Key={"pk": {"S": f"{window.scope}#{window.seconds}#{_digest(window.key)}#{start}"}},
+            Key={"pk": {"S": key}},
             UpdateExpression="ADD n :one, ids :tags SET expires_at = :expires",
             ConditionExpression="(attribute_not_exists(n) OR n < :limit) AND NOT contains(ids, :tag)",
             ExpressionAttributeValues={":one": {"N": "1"}, ":tags": {"SS": [tag]}, ":tag": {"S": tag},
@@ -1248,6 +1253,24 @@ def _budget_key(now: float) -> dict[str, Any]:
 
 
 _last_budget: tuple[str, int, float] | None = None  # (day, tokens used, when read) by this instance
+_local_counts: dict[str, int] = {}  # window key -> questions this instance admitted while the table failed
+_local_lock = threading.Lock()
+LOCAL_COUNTS_MAX = 10_000  # keys kept; past this the oldest periods are forgotten all at once
+
+
+def count_locally(window: Window, now: float) -> float | None:
+    """The fallback while the table cannot be reached (down, or throttled on a hot key under a flood):
+    the same window counted in this instance alone, so failing open still admits at most the limit
+    per instance, not everything."""
+    key, ends = _slot(window, now)
+    with _local_lock:
+        if len(_local_counts) >= LOCAL_COUNTS_MAX:
+            _local_counts.clear()
+        count = _local_counts.get(key, 0)
+        if count >= window.limit:
+            return max(1.0, float(ends - now))
+        _local_counts[key] = count + 1
+    return None
 
 
 def _token_count(item: Any) -> int:
@@ -1296,10 +1319,11 @@ def _limits_failed(action: str, err: BaseException, usage: Usage) -> None:
 class Admission:
     """The limit checks of one question, started beside the prefetch (no round trip before it).
 
-    Fail policy: a window that cannot be checked admits (fail open: a DynamoDB fault must not take
-    the assistant from the staff; the cap and reserved concurrency still bound the cost). The cap
-    fails closed (503 budget_unavailable) unless this instance read the day's count in the last
-    BUDGET_STALE_S seconds and it was under the cap."""
+    Fail policy: a window that cannot be checked fails open to this instance's own count of it
+    (count_locally: a DynamoDB fault must not take the assistant from the staff, and a flood that
+    throttles its hot key still meets the limit once per instance). The cap fails closed (503
+    budget_unavailable) unless this instance read the day's count in the last BUDGET_STALE_S
+    seconds and it was under the cap."""
 
     def __init__(self, settings: Settings, asker: Asker, conversation_id: str | None, request_id: str,
                  budget: bool = True) -> None:
@@ -1323,8 +1347,9 @@ class Admission:
                 results.append(err)
         if self.budget:
             self._check_budget(results.pop(), usage)
-        refused = [(wait, w) for wait, w in zip(results, self.windows)
-                   if wait is not None and not isinstance(wait, BaseException)]  # fault: fail open
+        waits = [count_locally(w, self.now) if isinstance(wait, BaseException) else wait
+                 for wait, w in zip(results, self.windows)]
+        refused = [(wait, w) for wait, w in zip(waits, self.windows) if wait is not None]
         if refused:
             wait, window = max(refused, key=lambda pair: pair[0])
             per = "minute" if window.seconds == 60 else "day"
