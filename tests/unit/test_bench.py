@@ -27,7 +27,8 @@ def test_bench_runs_and_reports_every_target(tmp_path: Path, runtime_python: str
     assert init[0].startswith("| phase | source only ms | deployed zip (with .pyc) ms |") and len(init) == 2 + len(bench.INIT_PHASES)
     assert "### Conversation memory" in text and "at the 5th turn" in text
     rows = [line for line in text.splitlines() if line.startswith("| 10 |")]
-    assert len(rows) == len(bench.QUESTIONS) + 3  # one per question, the seed, the 5th turn, memory's time
+    assert "### Rate limits and the daily cap" in text
+    assert len(rows) == len(bench.QUESTIONS) + 4  # one per question, the seed, the 5th turn, memory's, the limits' time
     turn5 = next(line for line in rows if "|" in line and line.count("|") == 8).split("|")
     assert turn5[4].strip() == "4"  # four earlier turns reached the model at the 5th
 
