@@ -149,6 +149,34 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # Limits: count a question in its windows and the day's tokens (UpdateItem ADD), read the day's
+  # total before a question (GetItem). Nothing else, on the limits table only.
+  dynamic "statement" {
+    for_each = var.create_limits_table ? [1] : []
+    content {
+      sid       = "CountRequestsAndTokens"
+      effect    = "Allow"
+      actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.limits[0].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.create_limits_table && var.limits_table_kms_key_arn != null ? [var.limits_table_kms_key_arn] : []
+    content {
+      sid       = "DecryptLimitsTable"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
+    }
+  }
+
   # The Data API reads the credentials secret with the caller's permissions.
   statement {
     sid       = "ReadDatabaseSecret"

@@ -31,7 +31,22 @@ locals {
     CORS_ALLOW_ORIGIN         = var.cors_allow_origin
     WRITES_ENABLED            = var.writes_enabled ? "true" : "false"
     METRICS_NAMESPACE         = var.metrics_namespace
+
+    # On the public internet (see the README's "Putting it on the internet").
+    LIMITS_TABLE                       = var.create_limits_table ? aws_dynamodb_table.limits[0].name : ""
+    RATE_LIMIT_CLIENT_PER_MINUTE       = tostring(var.rate_limit_client_per_minute)
+    RATE_LIMIT_CLIENT_PER_DAY          = tostring(var.rate_limit_client_per_day)
+    RATE_LIMIT_CONVERSATION_PER_MINUTE = tostring(var.rate_limit_conversation_per_minute)
+    DAILY_TOKEN_CAP                    = tostring(var.daily_token_cap)
+    CLIENT_ADDRESS_SOURCE              = var.client_address_source
+    TRUSTED_PROXY_HOPS                 = tostring(var.trusted_proxy_hops)
+    WRITE_GROUPS                       = join(",", var.write_groups)
+    ALB_OIDC_AUTH                      = local.alb_oidc_auth ? "true" : "false"
   }
+
+  # The ALB listener rule signs callers in (authenticate-cognito) only when both are set; the
+  # function trusts the x-amzn-oidc-* headers exactly then.
+  alb_oidc_auth = var.alb_listener_arn != null && var.alb_authenticate_cognito != null
 
   # AWS managed policies attached to the role. These are the only "*" resources the function
   # gets, each because AWS offers no narrower resource for the action:
@@ -43,9 +58,10 @@ locals {
   )
 
   # Only what the function calls: the Data API (which reads the secret itself) and Bedrock as
-  # interface endpoints, DynamoDB (memory on) as a gateway endpoint. Lambda ships the logs itself.
+  # interface endpoints, DynamoDB (memory or limits on) as a gateway endpoint. Lambda ships the logs
+  # itself.
   interface_endpoint_services = var.create_vpc_endpoints ? setintersection(var.vpc_endpoint_services, ["rds-data", "bedrock-runtime"]) : toset([])
-  create_dynamodb_endpoint    = var.create_vpc_endpoints && var.create_conversation_table && contains(var.vpc_endpoint_services, "dynamodb")
+  create_dynamodb_endpoint    = var.create_vpc_endpoints && (var.create_conversation_table || var.create_limits_table) && contains(var.vpc_endpoint_services, "dynamodb")
 
   # Every caller (API Gateway, ALB, Function URL) reaches the same target: the 'live' alias when
   # provisioned concurrency is on (so calls use it), else the unqualified function.
@@ -307,6 +323,36 @@ resource "aws_dynamodb_table" "this" {
 }
 
 ###############################################################################
+# Limits: one counter item per rate-limit window and one per UTC day's token count
+###############################################################################
+
+resource "aws_dynamodb_table" "limits" {
+  #checkov:skip=CKV_AWS_28:Counters only (rate-limit windows, the day's token count), each expiring within two days: nothing worth restoring.
+  count = var.create_limits_table ? 1 : 0
+
+  name         = "${local.name}-limits"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  # The function sets expires_at (epoch seconds) just past the end of each window or day.
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  # KMS: the AWS managed key for DynamoDB, or the customer key when one is given.
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.limits_table_kms_key_arn
+  }
+}
+
+###############################################################################
 # Wiring for the neighbours: API Gateway (REST, AWS_PROXY) and an ALB
 ###############################################################################
 
@@ -368,8 +414,25 @@ resource "aws_lb_listener_rule" "this" {
   listener_arn = var.alb_listener_arn
   priority     = var.alb_listener_rule_priority
 
+  # Sign the caller in first (alb_authenticate_cognito); the ALB then sends x-amzn-oidc-* headers.
+  dynamic "action" {
+    for_each = local.alb_oidc_auth ? [var.alb_authenticate_cognito] : []
+    content {
+      type  = "authenticate-cognito"
+      order = 1
+
+      authenticate_cognito {
+        user_pool_arn              = action.value.user_pool_arn
+        user_pool_client_id        = action.value.user_pool_client_id
+        user_pool_domain           = action.value.user_pool_domain
+        on_unauthenticated_request = action.value.on_unauthenticated_request
+      }
+    }
+  }
+
   action {
     type             = "forward"
+    order            = local.alb_oidc_auth ? 2 : 1
     target_group_arn = aws_lb_target_group.this[0].arn
   }
 
@@ -475,8 +538,60 @@ resource "aws_cloudwatch_metric_alarm" "tokens" {
   }
 }
 
+# The day's running token total (EMF DailyTokens, emitted after each question) at 80% of the cap:
+# time to look before the function starts refusing questions. It clears when the UTC day resets.
 locals {
-  dashboard_metric = { for name in ["Questions", "ModelCalls", "ToolCalls", "InputTokens", "OutputTokens", "AnswerLatency"] :
+  daily_token_alarm_threshold = floor(var.daily_token_cap * 80 / 100)
+
+  # Faults of the limits store (EMF LimiterErrors): every one is a question whose limits could
+  # not be checked or counted.
+  limiter_alarms = var.create_alarms && var.create_limits_table ? {
+    limiter-errors = {
+      metric      = "LimiterErrors"
+      threshold   = 1
+      description = "The rate limiter or the daily token budget could not read or count in the limits table."
+    }
+  } : {}
+}
+
+resource "aws_cloudwatch_metric_alarm" "daily_tokens" {
+  count = var.create_alarms && var.create_limits_table && var.daily_token_cap > 0 ? 1 : 0
+
+  alarm_name          = "${local.name}-daily-tokens"
+  alarm_description   = "Today's Bedrock tokens reached 80% of daily_token_cap (${local.daily_token_alarm_threshold} of ${var.daily_token_cap}); at the cap questions are refused until 00:00 UTC."
+  namespace           = var.metrics_namespace
+  metric_name         = "DailyTokens"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = local.daily_token_alarm_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "limiter" {
+  for_each = local.limiter_alarms
+
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = var.metrics_namespace
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+locals {
+  dashboard_metric = { for name in ["Questions", "ModelCalls", "ToolCalls", "InputTokens", "OutputTokens", "AnswerLatency", "DailyTokens", "RateLimited", "LimiterErrors"] :
   name => [var.metrics_namespace, name, "FunctionName", local.name] }
   lambda_metric = { for name in ["Invocations", "Errors", "Throttles", "Duration"] :
   name => ["AWS/Lambda", name, "FunctionName", local.name] }
@@ -497,6 +612,8 @@ locals {
       local.lambda_metric.Duration,
       concat(local.lambda_metric.Duration, [{ stat = "p99" }]),
     ] },
+    { title = "Tokens today, UTC (daily_token_cap ${var.daily_token_cap > 0 ? var.daily_token_cap : "off"})", stat = "Maximum", metrics = [local.dashboard_metric.DailyTokens] },
+    { title = "Refused questions (RateLimited) and limiter faults (LimiterErrors)", stat = "Sum", metrics = [local.dashboard_metric.RateLimited, local.dashboard_metric.LimiterErrors] },
   ]
 }
 

@@ -63,6 +63,16 @@ output "dynamodb_table_arn" {
   value       = try(aws_dynamodb_table.this[0].arn, null)
 }
 
+output "dynamodb_limits_table_name" {
+  description = "Name of the limits table (LIMITS_TABLE: rate-limit windows and the day's token count), or null when create_limits_table is false."
+  value       = try(aws_dynamodb_table.limits[0].name, null)
+}
+
+output "dynamodb_limits_table_arn" {
+  description = "ARN of the limits table, or null when create_limits_table is false."
+  value       = try(aws_dynamodb_table.limits[0].arn, null)
+}
+
 output "lb_target_group_arn" {
   description = "ARN of the Lambda target group, or null when alb_listener_arn is not set."
   value       = try(aws_lb_target_group.this[0].arn, null)

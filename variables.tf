@@ -405,7 +405,7 @@ variable "vpc_endpoint_services" {
 }
 
 variable "vpc_endpoint_route_table_ids" {
-  description = "Route tables of the function's private subnets, for the DynamoDB gateway endpoint (needed when it is created for the conversation table)."
+  description = "Route tables of the function's private subnets, for the DynamoDB gateway endpoint (needed when it is created for the conversation or limits table)."
   type        = list(string)
   default     = []
 
@@ -414,7 +414,7 @@ variable "vpc_endpoint_route_table_ids" {
     error_message = "vpc_endpoint_route_table_ids must be route table IDs such as rtb-0123456789abcdef0."
   }
   validation {
-    condition     = !(var.create_vpc_endpoints && contains(var.vpc_endpoint_services, "dynamodb") && var.create_conversation_table) || length(var.vpc_endpoint_route_table_ids) > 0
+    condition     = !(var.create_vpc_endpoints && contains(var.vpc_endpoint_services, "dynamodb") && (var.create_conversation_table || var.create_limits_table)) || length(var.vpc_endpoint_route_table_ids) > 0
     error_message = "The DynamoDB gateway endpoint needs the private subnets' route tables: set vpc_endpoint_route_table_ids, or drop dynamodb from vpc_endpoint_services (NAT or an existing endpoint)."
   }
 }
@@ -501,6 +501,113 @@ variable "writes_enabled" {
 }
 
 ###############################################################################
+# On the public internet: rate limits, the daily token cap, who the client is, who may write
+###############################################################################
+
+variable "create_limits_table" {
+  description = "Create the DynamoDB limits table (rate-limit windows, the day's token count) and pass its name as LIMITS_TABLE; false passes an empty name: no rate limits and no daily token cap."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.create_limits_table == true || var.create_limits_table == false
+    error_message = "create_limits_table must be true or false."
+  }
+}
+
+variable "limits_table_kms_key_arn" {
+  description = "Customer managed KMS key for the limits table; null uses the DynamoDB AWS managed key (the role then gets kms:Decrypt through DynamoDB only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.limits_table_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$", var.limits_table_kms_key_arn))
+    error_message = "limits_table_kms_key_arn must be null or a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>."
+  }
+}
+
+variable "rate_limit_client_per_minute" {
+  description = "Questions one client (address, or signed-in principal) may ask per minute, fixed window (RATE_LIMIT_CLIENT_PER_MINUTE); 0 turns this limit off."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.rate_limit_client_per_minute >= 0 && var.rate_limit_client_per_minute <= 100000 && floor(var.rate_limit_client_per_minute) == var.rate_limit_client_per_minute
+    error_message = "rate_limit_client_per_minute must be a whole number from 0 (off) to 100000."
+  }
+}
+
+variable "rate_limit_client_per_day" {
+  description = "Questions one client may ask per UTC day (RATE_LIMIT_CLIENT_PER_DAY); 0 turns this limit off."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.rate_limit_client_per_day >= 0 && var.rate_limit_client_per_day <= 100000 && floor(var.rate_limit_client_per_day) == var.rate_limit_client_per_day
+    error_message = "rate_limit_client_per_day must be a whole number from 0 (off) to 100000."
+  }
+}
+
+variable "rate_limit_conversation_per_minute" {
+  description = "Questions one conversation may ask per minute, fixed window (RATE_LIMIT_CONVERSATION_PER_MINUTE); 0 turns this limit off."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.rate_limit_conversation_per_minute >= 0 && var.rate_limit_conversation_per_minute <= 100000 && floor(var.rate_limit_conversation_per_minute) == var.rate_limit_conversation_per_minute
+    error_message = "rate_limit_conversation_per_minute must be a whole number from 0 (off) to 100000."
+  }
+}
+
+variable "daily_token_cap" {
+  description = "Model tokens (input + output) the whole function may spend per UTC day (DAILY_TOKEN_CAP); questions are refused once it is reached. Soft: questions in flight still finish. 0 turns the cap off. Needs create_limits_table."
+  type        = number
+  default     = 2000000
+
+  validation {
+    condition     = var.daily_token_cap >= 0 && var.daily_token_cap <= 10000000000 && floor(var.daily_token_cap) == var.daily_token_cap
+    error_message = "daily_token_cap must be a whole number of tokens from 0 (off) to 10000000000."
+  }
+}
+
+variable "client_address_source" {
+  description = "Which address keys an anonymous client's limits (CLIENT_ADDRESS_SOURCE): viewer (CloudFront-Viewer-Address, else the trusted X-Forwarded-For entry), forwarded (the trusted X-Forwarded-For entry only), connection (the connecting address, requestContext sourceIp)."
+  type        = string
+  default     = "viewer"
+
+  validation {
+    condition     = contains(["viewer", "forwarded", "connection"], var.client_address_source)
+    error_message = "client_address_source must be one of: viewer, forwarded, connection."
+  }
+}
+
+variable "trusted_proxy_hops" {
+  description = "Proxies in front of API Gateway or the ALB that append to X-Forwarded-For (TRUSTED_PROXY_HOPS; CloudFront = 1): the client is that many entries from the right, never the client-written left-most one."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.trusted_proxy_hops >= 0 && var.trusted_proxy_hops <= 5 && floor(var.trusted_proxy_hops) == var.trusted_proxy_hops
+    error_message = "trusted_proxy_hops must be a whole number from 0 to 5."
+  }
+}
+
+variable "write_groups" {
+  description = "Cognito groups (cognito:groups claim) whose members may write, joined with commas into WRITE_GROUPS; empty lets any authenticated principal write. Writes also need writes_enabled."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for group in var.write_groups : can(regex("^[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]{1,128}$", group)) && !strcontains(group, ",")])
+    error_message = "write_groups must hold Cognito group names: 1-128 letters, digits, symbols or punctuation, no spaces and no ',' (the list is passed comma-separated)."
+  }
+  validation {
+    condition     = length(var.write_groups) <= 20 && length(distinct(var.write_groups)) == length(var.write_groups)
+    error_message = "write_groups must hold at most 20 distinct group names."
+  }
+}
+
+###############################################################################
 # Wiring for the neighbouring layers (optional)
 ###############################################################################
 
@@ -534,6 +641,38 @@ variable "alb_listener_rule_priority" {
   validation {
     condition     = var.alb_listener_rule_priority >= 1 && var.alb_listener_rule_priority <= 50000 && floor(var.alb_listener_rule_priority) == var.alb_listener_rule_priority
     error_message = "alb_listener_rule_priority must be a whole number from 1 to 50000."
+  }
+}
+
+variable "alb_authenticate_cognito" {
+  description = "Sign ALB callers in with a Cognito user pool: adds an authenticate-cognito action before the forward action of the listener rule (an HTTPS listener) and sets ALB_OIDC_AUTH = true so the function trusts the x-amzn-oidc-* headers. on_unauthenticated_request: authenticate (redirect to sign-in), deny (401) or allow (pass anonymous callers on without claims). Needs alb_listener_arn."
+  type = object({
+    user_pool_arn              = string
+    user_pool_client_id        = string
+    user_pool_domain           = string
+    on_unauthenticated_request = optional(string, "authenticate")
+  })
+  default = null
+
+  validation {
+    condition     = var.alb_authenticate_cognito == null || can(regex("^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:[0-9]{12}:userpool/[a-z0-9-]+_[A-Za-z0-9]+$", var.alb_authenticate_cognito.user_pool_arn))
+    error_message = "alb_authenticate_cognito.user_pool_arn must be a user pool ARN: arn:aws:cognito-idp:<region>:<account>:userpool/<region>_<id>."
+  }
+  validation {
+    condition     = var.alb_authenticate_cognito == null || can(regex("^[A-Za-z0-9]{1,128}$", var.alb_authenticate_cognito.user_pool_client_id))
+    error_message = "alb_authenticate_cognito.user_pool_client_id must be an app client ID (letters and digits)."
+  }
+  validation {
+    condition     = var.alb_authenticate_cognito == null || can(regex("^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$", var.alb_authenticate_cognito.user_pool_domain))
+    error_message = "alb_authenticate_cognito.user_pool_domain must be the user pool's domain prefix (e.g. petclinic-staff) or its custom domain (e.g. auth.example.com)."
+  }
+  validation {
+    condition     = var.alb_authenticate_cognito == null || contains(["authenticate", "deny", "allow"], try(var.alb_authenticate_cognito.on_unauthenticated_request, ""))
+    error_message = "alb_authenticate_cognito.on_unauthenticated_request must be one of: authenticate, deny, allow."
+  }
+  validation {
+    condition     = var.alb_authenticate_cognito == null || var.alb_listener_arn != null
+    error_message = "alb_authenticate_cognito needs alb_listener_arn: the authentication is an action of this layer's listener rule."
   }
 }
 

@@ -558,9 +558,10 @@ def test_probe_sees_every_optional_resource_and_statement() -> None:
             "aws_security_group.endpoints", "aws_lambda_permission.api_gateway", "aws_lambda_permission.alb",
             "aws_lb_target_group.this", "aws_lb_target_group_attachment.this", "aws_lb_listener_rule.this",
             "aws_sns_topic.this", "aws_cloudwatch_metric_alarm.lambda", "aws_cloudwatch_metric_alarm.tokens",
-            "aws_cloudwatch_dashboard.this", "aws_lambda_alias.live"} <= set(counts)
+            "aws_cloudwatch_dashboard.this", "aws_lambda_alias.live", "aws_dynamodb_table.limits",
+            "aws_cloudwatch_metric_alarm.daily_tokens", "aws_cloudwatch_metric_alarm.limiter"} <= set(counts)
     assert {"RememberConversations", "UpdatePendingWrites", "WriteInDataApiTransactions",
-            "DecryptConversationTable"} <= set(statements)
+            "DecryptConversationTable", "CountRequestsAndTokens", "DecryptLimitsTable"} <= set(statements)
 
 
 def test_defaults_memory_on_writes_off_monitoring_on(probe: Any) -> None:
@@ -571,6 +572,11 @@ def test_defaults_memory_on_writes_off_monitoring_on(probe: Any) -> None:
     assert statements["DecryptConversationTable"] == 0
     assert instances["aws_cloudwatch_metric_alarm.lambda"] == 3 and instances["aws_cloudwatch_metric_alarm.tokens"] == 1
     assert instances["aws_cloudwatch_dashboard.this"] == 1 and instances["aws_sns_topic.this"] == 0
+    assert instances["aws_dynamodb_table.limits"] == 1 and statements["CountRequestsAndTokens"] == 1
+    assert statements["DecryptLimitsTable"] == 0
+    assert instances["aws_cloudwatch_metric_alarm.daily_tokens"] == 1
+    assert instances["aws_cloudwatch_metric_alarm.limiter"] == 1
+    assert out["locals"]["alb_oidc_auth"] is False
     for optional in ("aws_vpc_endpoint.this", "aws_vpc_endpoint.dynamodb", "aws_security_group.endpoints",
                      "aws_lambda_permission.api_gateway", "aws_lambda_permission.alb", "aws_lb_target_group.this",
                      "aws_lb_target_group_attachment.this", "aws_lb_listener_rule.this", "aws_lambda_alias.live"):
@@ -595,15 +601,25 @@ def _dynamic_statement(sid: str) -> dict[str, Any]:
 
 
 def test_dynamodb_actions_are_exactly_what_the_code_uses_on_the_table_only() -> None:
-    table = ["${aws_dynamodb_table.this[0].arn}"]
-    granted: dict[str, list[str]] = {}
+    conversations, limits = ["${aws_dynamodb_table.this[0].arn}"], ["${aws_dynamodb_table.limits[0].arn}"]
+    granted: dict[str, tuple[list[str], list[str]]] = {}
     for statement in _statements():
         actions = [a for a in statement["actions"] if a.startswith("dynamodb:")]
         if actions:
-            assert actions == statement["actions"] and statement["resources"] == table, statement["sid"]
-            granted[statement["sid"]] = sorted(actions)
-    assert granted == {"RememberConversations": ["dynamodb:PutItem", "dynamodb:Query"],
-                       "UpdatePendingWrites": ["dynamodb:UpdateItem"]}
+            assert actions == statement["actions"], statement["sid"]
+            granted[statement["sid"]] = (sorted(actions), statement["resources"])
+    assert granted == {"RememberConversations": (["dynamodb:PutItem", "dynamodb:Query"], conversations),
+                       "UpdatePendingWrites": (["dynamodb:UpdateItem"], conversations),
+                       "CountRequestsAndTokens": (["dynamodb:GetItem", "dynamodb:UpdateItem"], limits)}
+    counting = _dynamic_statement("CountRequestsAndTokens")
+    assert "condition" not in counting and counting["effect"] == "Allow"
+    (dynamic,) = [d for d in data_blocks("aws_iam_policy_document")["this"]["dynamic"]
+                  if d["statement"]["content"][0]["sid"] == "CountRequestsAndTokens"]
+    assert dynamic["statement"]["for_each"] == "${var.create_limits_table ? [1] : []}"
+    limits_decrypt = _dynamic_statement("DecryptLimitsTable")
+    assert limits_decrypt["actions"] == ["kms:Decrypt"] and limits_decrypt["resources"] == ["${statement.value}"]
+    assert limits_decrypt["condition"][0]["variable"] == "kms:ViaService"
+    assert limits_decrypt["condition"][0]["values"][0].startswith("dynamodb.")
     transactions = _dynamic_statement("WriteInDataApiTransactions")
     assert sorted(transactions["actions"]) == ["rds-data:BeginTransaction", "rds-data:CommitTransaction",
                                                "rds-data:RollbackTransaction"]
@@ -647,8 +663,14 @@ def test_endpoints_only_for_what_the_function_calls(probe: Any) -> None:
                             vpc_endpoint_route_table_ids=["rtb-0123456789abcdef0"])
     assert gateway_only["instances"]["aws_security_group.endpoints"] == 0
     assert gateway_only["instances"]["aws_vpc_endpoint.dynamodb"] == 1
-    memory_off = _created(probe, create_vpc_endpoints=True, create_conversation_table=False)
-    assert memory_off["instances"]["aws_vpc_endpoint.dynamodb"] == 0
+    no_tables = _created(probe, create_vpc_endpoints=True, create_conversation_table=False, create_limits_table=False)
+    assert no_tables["instances"]["aws_vpc_endpoint.dynamodb"] == 0
+    limits_only = _created(probe, create_vpc_endpoints=True, create_conversation_table=False,
+                           vpc_endpoint_route_table_ids=["rtb-0123456789abcdef0"])
+    assert limits_only["instances"]["aws_vpc_endpoint.dynamodb"] == 1
+    memory_only = _created(probe, create_vpc_endpoints=True, create_limits_table=False,
+                           vpc_endpoint_route_table_ids=["rtb-0123456789abcdef0"])
+    assert memory_only["instances"]["aws_vpc_endpoint.dynamodb"] == 1
 
 
 def test_interface_endpoints_get_the_first_subnet_of_each_zone(probe: Any) -> None:
@@ -667,8 +689,40 @@ def test_interface_endpoints_get_the_first_subnet_of_each_zone(probe: Any) -> No
       "alarm_topic_arn": "arn:aws:sns:ap-northeast-2:123456789012:ops"}, "not both"),
     ({"api_gateway_execution_arn": "arn:aws:execute-api:ap-northeast-2:123456789012:abcde12345/v1"}, "no stage or path"),
     ({"cors_allow_origin": "*"}, "one origin"),
+    ({"create_vpc_endpoints": True, "create_conversation_table": False}, "set vpc_endpoint_route_table_ids"),
+    ({"rate_limit_client_per_minute": -1}, "rate_limit_client_per_minute must be a whole number from 0"),
+    ({"rate_limit_client_per_minute": 2.5}, "rate_limit_client_per_minute must be a whole number from 0"),
+    ({"rate_limit_client_per_day": 100001}, "rate_limit_client_per_day must be a whole number from 0"),
+    ({"rate_limit_conversation_per_minute": 0.5}, "rate_limit_conversation_per_minute must be a whole number"),
+    ({"daily_token_cap": 10000000001}, "daily_token_cap must be a whole number of tokens from 0"),
+    ({"daily_token_cap": -1}, "daily_token_cap must be a whole number of tokens from 0"),
+    ({"client_address_source": "x-forwarded-for"}, "client_address_source must be one of"),
+    ({"trusted_proxy_hops": 6}, "trusted_proxy_hops must be a whole number from 0 to 5"),
+    ({"trusted_proxy_hops": 1.5}, "trusted_proxy_hops must be a whole number from 0 to 5"),
+    ({"write_groups": ["staff,admins"]}, "write_groups must hold Cognito group names"),
+    ({"write_groups": ["front desk"]}, "write_groups must hold Cognito group names"),
+    ({"write_groups": [""]}, "write_groups must hold Cognito group names"),
+    ({"write_groups": ["staff", "staff"]}, "at most 20 distinct"),
+    ({"limits_table_kms_key_arn": "alias/limits"}, "limits_table_kms_key_arn must be null or a KMS key ARN"),
+    ({"alb_authenticate_cognito": {"user_pool_arn": "arn:aws:cognito-idp:ap-northeast-2:123456789012:userpool/ap-northeast-2_AbC123",
+                                   "user_pool_client_id": "1h57kf5cpq17m0eml12EXAMPLE", "user_pool_domain": "petclinic-staff"}},
+     "needs alb_listener_arn"),
+    ({"alb_listener_arn": "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:listener/app/web/0123456789abcdef/0123456789abcdef",
+      "alb_authenticate_cognito": {"user_pool_arn": "arn:aws:cognito-idp:ap-northeast-2:123456789012:userpool/petclinic",
+                                   "user_pool_client_id": "1h57kf5cpq17m0eml12EXAMPLE", "user_pool_domain": "petclinic-staff"}},
+     "user_pool_arn must be a user pool ARN"),
+    ({"alb_listener_arn": "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:listener/app/web/0123456789abcdef/0123456789abcdef",
+      "alb_authenticate_cognito": {"user_pool_arn": "arn:aws:cognito-idp:ap-northeast-2:123456789012:userpool/ap-northeast-2_AbC123",
+                                   "user_pool_client_id": "1h57kf5cpq17m0eml12EXAMPLE", "user_pool_domain": "petclinic-staff",
+                                   "on_unauthenticated_request": "redirect"}},
+     "on_unauthenticated_request must be one of"),
 ], ids=["reserved-0", "reserved-below-provisioned", "writes-without-memory", "dynamodb-endpoint-without-routes",
-        "endpoint-not-called", "topic-without-key", "topic-twice", "api-arn-with-stage", "cors-star"])
+        "endpoint-not-called", "topic-without-key", "topic-twice", "api-arn-with-stage", "cors-star",
+        "dynamodb-endpoint-for-limits-without-routes", "client-minute-negative", "client-minute-fraction",
+        "client-day-too-high", "conversation-minute-fraction", "cap-too-high", "cap-negative", "address-source-unknown",
+        "proxy-hops-too-many", "proxy-hops-fraction", "write-group-comma", "write-group-space", "write-group-empty",
+        "write-groups-repeated", "limits-key-alias", "alb-auth-without-listener", "alb-auth-bad-pool",
+        "alb-auth-bad-unauthenticated"])
 def test_wrong_combinations_fail_at_plan(probe: Any, overrides: dict[str, Any], message: str) -> None:
     code, output, _ = probe(overrides)
     assert code != 0 and message in output, output[-2000:]
@@ -729,6 +783,7 @@ def test_neighbour_outputs_exist() -> None:
 def test_monitoring_off_switches_and_topic(probe: Any) -> None:
     off = _created(probe, create_alarms=False, create_dashboard=False)
     for address in ("aws_cloudwatch_metric_alarm.lambda", "aws_cloudwatch_metric_alarm.tokens",
+                    "aws_cloudwatch_metric_alarm.daily_tokens", "aws_cloudwatch_metric_alarm.limiter",
                     "aws_cloudwatch_dashboard.this", "aws_sns_topic.this"):
         assert off["instances"][address] == 0, address
     key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd"
@@ -800,3 +855,120 @@ def test_make_logs_tails_the_named_group(tmp_path: Path) -> None:
     done, calls = run_make(tmp_path, "logs", "printf '/aws/lambda/petclinic-dev-genai'\n")
     assert done.returncode == 0, done.stderr
     assert calls.read_text().split() == ["logs", "tail", "/aws/lambda/petclinic-dev-genai", "--follow", "--format", "short"]
+
+
+# ------------------------------------------------------------------ on the public internet
+
+LISTENER = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:listener/app/web/0123456789abcdef/0123456789abcdef"
+COGNITO = {"user_pool_arn": "arn:aws:cognito-idp:ap-northeast-2:123456789012:userpool/ap-northeast-2_AbC123",
+           "user_pool_client_id": "1h57kf5cpq17m0eml12EXAMPLE", "user_pool_domain": "petclinic-staff"}
+
+
+def test_limits_table_shape() -> None:
+    table = resources("aws_dynamodb_table")["limits"]
+    assert table["count"] == "${var.create_limits_table ? 1 : 0}"
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert table["hash_key"] == "pk" and "range_key" not in table
+    assert [(a["name"], a["type"]) for a in table["attribute"]] == [("pk", "S")]
+    assert table["ttl"] == [{"attribute_name": "expires_at", "enabled": True}]
+    assert table["server_side_encryption"] == [{"enabled": True, "kms_key_arn": "${var.limits_table_kms_key_arn}"}]
+    assert "point_in_time_recovery" not in table
+    # PITR is skipped on this table alone, with a reason, not for the whole layer.
+    text = (ROOT / "main.tf").read_text()
+    block = text.split('resource "aws_dynamodb_table" "limits" {', 1)[1].split("\n}\n", 1)[0]
+    assert re.search(r"^\s*#checkov:skip=CKV_AWS_28:\S.{30,}$", block, re.M), "inline skip with a reason"
+    assert "CKV_AWS_28" not in (ROOT / ".checkov.yaml").read_text()
+    environment = main_locals()["lambda_environment"]
+    assert environment["LIMITS_TABLE"] == '${var.create_limits_table ? aws_dynamodb_table.limits[0].name : ""}'
+    outputs = tfdocs.blocks(ROOT / "outputs.tf", "output")
+    assert outputs["dynamodb_limits_table_name"]["value"] == "${try(aws_dynamodb_table.limits[0].name, null)}"
+    assert outputs["dynamodb_limits_table_arn"]["value"] == "${try(aws_dynamodb_table.limits[0].arn, null)}"
+
+
+def test_environment_passes_the_internet_settings() -> None:
+    environment = main_locals()["lambda_environment"]
+    for name, variable in (("RATE_LIMIT_CLIENT_PER_MINUTE", "rate_limit_client_per_minute"),
+                           ("RATE_LIMIT_CLIENT_PER_DAY", "rate_limit_client_per_day"),
+                           ("RATE_LIMIT_CONVERSATION_PER_MINUTE", "rate_limit_conversation_per_minute"),
+                           ("DAILY_TOKEN_CAP", "daily_token_cap"), ("TRUSTED_PROXY_HOPS", "trusted_proxy_hops")):
+        assert environment[name] == f"${{tostring(var.{variable})}}", name
+    assert environment["CLIENT_ADDRESS_SOURCE"] == "${var.client_address_source}"
+    assert environment["WRITE_GROUPS"] == '${join(",", var.write_groups)}'
+    assert environment["ALB_OIDC_AUTH"] == '${local.alb_oidc_auth ? "true" : "false"}'
+    variables = tfdocs.blocks(ROOT / "variables.tf", "variable")
+    defaults = {name: variables[name]["default"] for name in (
+        "create_limits_table", "rate_limit_client_per_minute", "rate_limit_client_per_day",
+        "rate_limit_conversation_per_minute", "daily_token_cap", "client_address_source", "trusted_proxy_hops",
+        "write_groups", "alb_authenticate_cognito")}
+    assert defaults == {"create_limits_table": True, "rate_limit_client_per_minute": 20,
+                        "rate_limit_client_per_day": 500, "rate_limit_conversation_per_minute": 6,
+                        "daily_token_cap": 2000000, "client_address_source": "viewer", "trusted_proxy_hops": 1,
+                        "write_groups": [], "alb_authenticate_cognito": None}
+
+
+def test_limits_switch_and_key(probe: Any) -> None:
+    off = _created(probe, create_limits_table=False)
+    for address in ("aws_dynamodb_table.limits", "aws_cloudwatch_metric_alarm.daily_tokens",
+                    "aws_cloudwatch_metric_alarm.limiter"):
+        assert off["instances"][address] == 0, address
+    assert off["statements"]["CountRequestsAndTokens"] == 0 and off["statements"]["DecryptLimitsTable"] == 0
+    assert off["instances"]["aws_dynamodb_table.this"] == 1  # memory stays on
+    key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab"
+    kms = _created(probe, limits_table_kms_key_arn=key)
+    assert kms["statements"]["DecryptLimitsTable"] == 1 and kms["statements"]["DecryptConversationTable"] == 0
+    unused_key = _created(probe, create_limits_table=False, limits_table_kms_key_arn=key)
+    assert unused_key["statements"]["DecryptLimitsTable"] == 0
+
+
+@pytest.mark.parametrize(("cap", "threshold"), [(2000000, 1600000), (1001, 800), (10000000000, 8000000000), (1, 0)])
+def test_daily_token_alarm_is_80_percent_of_the_cap(probe: Any, cap: int, threshold: int) -> None:
+    out = _created(probe, daily_token_cap=cap)
+    assert out["locals"]["daily_token_alarm_threshold"] == threshold
+    assert out["instances"]["aws_cloudwatch_metric_alarm.daily_tokens"] == 1
+
+
+def test_daily_token_alarm_only_with_a_cap_and_the_table(probe: Any) -> None:
+    assert _created(probe, daily_token_cap=0)["instances"]["aws_cloudwatch_metric_alarm.daily_tokens"] == 0
+    assert _created(probe, create_alarms=False)["instances"]["aws_cloudwatch_metric_alarm.daily_tokens"] == 0
+    no_cap = _created(probe, daily_token_cap=0)
+    assert no_cap["instances"]["aws_cloudwatch_metric_alarm.limiter"] == 1  # the rate limits still use the table
+    alarm = resources("aws_cloudwatch_metric_alarm")["daily_tokens"]
+    assert (alarm["namespace"], alarm["metric_name"]) == ("${var.metrics_namespace}", "DailyTokens")
+    assert alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.this.function_name}"}
+    assert (alarm["statistic"], alarm["period"], alarm["evaluation_periods"]) == ("Maximum", 300, 1)
+    assert alarm["threshold"] == "${local.daily_token_alarm_threshold}"
+    assert alarm["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["alarm_actions"] == "${local.alarm_actions}" and alarm["ok_actions"] == "${local.alarm_actions}"
+    limiter = resources("aws_cloudwatch_metric_alarm")["limiter"]
+    assert limiter["namespace"] == "${var.metrics_namespace}" and limiter["statistic"] == "Sum"
+    assert re.search(r'metric += "LimiterErrors", threshold += 1,', main_locals()["limiter_alarms"])
+
+
+def test_dashboard_shows_the_days_tokens_and_refusals() -> None:
+    widgets = {widget["title"]: widget for widget in main_locals()["dashboard_widgets"]}
+    (tokens,) = [w for title, w in widgets.items() if title.startswith("Tokens today")]
+    assert tokens["stat"] == "Maximum" and tokens["metrics"] == ["${local.dashboard_metric.DailyTokens}"]
+    (refused,) = [w for title, w in widgets.items() if "RateLimited" in title]
+    assert refused["stat"] == "Sum" and refused["metrics"] == ["${local.dashboard_metric.RateLimited}",
+                                                               "${local.dashboard_metric.LimiterErrors}"]
+    assert '"DailyTokens", "RateLimited", "LimiterErrors"' in main_locals()["dashboard_metric"]
+
+
+def test_alb_oidc_auth_only_with_the_alb_authentication(probe: Any) -> None:
+    assert _created(probe)["locals"]["alb_oidc_auth"] is False
+    assert _created(probe, alb_listener_arn=LISTENER)["locals"]["alb_oidc_auth"] is False
+    signed_in = _created(probe, alb_listener_arn=LISTENER, alb_authenticate_cognito=COGNITO)
+    assert signed_in["locals"]["alb_oidc_auth"] is True
+    assert signed_in["instances"]["aws_lb_listener_rule.this"] == 1
+    # The authenticate action comes from the same local, first; the forward action follows it.
+    rule = resources("aws_lb_listener_rule")["this"]
+    (dynamic,) = rule["dynamic"]
+    assert dynamic["action"]["for_each"] == "${local.alb_oidc_auth ? [var.alb_authenticate_cognito] : []}"
+    (content,) = dynamic["action"]["content"]
+    assert content["type"] == "authenticate-cognito" and content["order"] == 1
+    (cognito,) = content["authenticate_cognito"]
+    assert cognito["user_pool_arn"] == "${action.value.user_pool_arn}"
+    assert cognito["on_unauthenticated_request"] == "${action.value.on_unauthenticated_request}"
+    (forward,) = rule["action"]
+    assert forward["type"] == "forward" and forward["order"] == "${local.alb_oidc_auth ? 2 : 1}"
+    assert main_locals()["alb_oidc_auth"] == "${var.alb_listener_arn != null && var.alb_authenticate_cognito != null}"
