@@ -631,6 +631,7 @@ def _question_from(payload: dict[str, Any]) -> Question:
 DIRECT_PRINCIPAL = "lambda-invoke"  # an IAM-authorised direct invoke: the event has no requestContext
 _STABLE_ID_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
 MAX_IDENTITY_HEADER = 16 * 1024
+MAX_FORWARDED_HOPS = 8  # X-Forwarded-For entries read, from the right (TRUSTED_PROXY_HOPS is at most 5)
 
 
 class Principal(NamedTuple):
@@ -699,9 +700,13 @@ def principal_of(event: Any, call: Call, settings: Settings) -> Principal | None
     """The authenticated principal of the request, or None for an anonymous caller."""
     if not isinstance(event, dict):
         return None
-    context = event.get("requestContext")
-    if context is None:  # a direct invoke: IAM already authorised whoever holds lambda:InvokeFunction
-        return Principal("invoke", DIRECT_PRINCIPAL)
+    if "requestContext" not in event:
+        # A direct invoke (IAM authorised whoever holds lambda:InvokeFunction), unless it is shaped
+        # like an HTTP request: API Gateway's proxy integration and the ALB always write
+        # requestContext, so such an event came through something else (a pass-through mapping).
+        http_shaped = any(key in event for key in ("httpMethod", "headers", "multiValueHeaders", "rawPath", "routeKey"))
+        return None if http_shaped else Principal("invoke", DIRECT_PRINCIPAL)
+    context = event["requestContext"]
     if not isinstance(context, dict):
         return None
     if call.source.startswith("alb"):
@@ -758,7 +763,11 @@ def client_address(event: dict[str, Any], call: Call, settings: Settings) -> str
         if found:
             return found
     if source != "connection":
-        chain = [hop.strip() for hop in call.headers.get("x-forwarded-for", "")[:2048].split(",") if hop.strip()]
+        # Read from the right, where the proxies appended: the client can pad the left without bound.
+        parts = call.headers.get("x-forwarded-for", "").rsplit(",", MAX_FORWARDED_HOPS)
+        if len(parts) > MAX_FORWARDED_HOPS:
+            parts = parts[1:]  # the unread rest: client-written
+        chain = [hop.strip() for hop in parts if hop.strip()]
         if connection and (not chain or chain[-1] != connection):
             chain.append(connection)  # the last hop is the peer that connected to API Gateway (or the ALB)
         if chain:

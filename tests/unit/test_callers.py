@@ -177,3 +177,23 @@ def test_garbage_addresses_fall_back_to_the_connection() -> None:
                  source_ip="198.51.100.7")
     assert address(event) == "198.51.100.7"
     assert address({"question": "hi"}) is None  # a direct invoke has no client address
+
+
+def test_a_padded_forwarded_for_is_read_from_the_right() -> None:
+    """A reviewer escaped the limit by padding the left of X-Forwarded-For past a length cut: the
+    entries the proxies appended were cut off and the client's own took their place."""
+    for rotating in range(3):
+        padding = "1.1.1.1," * 300 + " " * 500 + f"10.0.0.{rotating}"
+        event = rest(headers={"X-Forwarded-For": padding + ", 198.51.100.7, 130.176.1.1"})
+        assert address(event) == "198.51.100.7"
+    event = rest(headers={"X-Forwarded-For": ",".join(["10.0.0.1"] * 20) + ", 198.51.100.7"})
+    assert address(event, trusted_proxy_hops=5) == "10.0.0.1"  # many hops still read, from the right
+
+
+def test_an_http_shaped_event_without_request_context_is_anonymous() -> None:
+    """Only a direct invoke may lack requestContext; API Gateway's proxy integration and the ALB
+    always write it, so a null one, or an HTTP request without one, is nobody's identity."""
+    assert principal({**rest(), "requestContext": None}) is None
+    without = {k: v for k, v in rest().items() if k != "requestContext"}
+    assert principal(without) is None
+    assert principal({"body": '{"question": "hi"}'}) == lf.Principal("invoke", lf.DIRECT_PRINCIPAL)  # seed payload
