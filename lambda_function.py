@@ -86,6 +86,10 @@ DEFAULT_CLIENT_PER_MINUTE = 20
 DEFAULT_CLIENT_PER_DAY = 500
 DEFAULT_CONVERSATION_PER_MINUTE = 6
 DEFAULT_DAILY_TOKEN_CAP = 2_000_000  # input + output tokens per UTC day, the whole function
+DEFAULT_CLIENT_TOKENS_PER_DAY = 400_000  # one client alone cannot spend the day's cap (a fifth of it)
+# Anonymous questions stop at this share of the cap: signed-in staff keep the rest of the day's budget.
+ANONYMOUS_CAP_SHARE = 0.8
+MAX_CLIENT_PER_DAY = 20_000  # the day window keeps a 12-character tag per admitted request (< 400 KB)
 CLIENT_ADDRESS_SOURCES = ("viewer", "forwarded", "connection")
 
 # Used with fullmatch ("$" would let a trailing newline through).
@@ -120,6 +124,7 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
     limits_table: str = ""  # empty: no rate limits and no daily cap
     client_per_minute: int = DEFAULT_CLIENT_PER_MINUTE  # 0 turns one limit off
     client_per_day: int = DEFAULT_CLIENT_PER_DAY
+    client_tokens_per_day: int = DEFAULT_CLIENT_TOKENS_PER_DAY
     conversation_per_minute: int = DEFAULT_CONVERSATION_PER_MINUTE
     daily_token_cap: int = DEFAULT_DAILY_TOKEN_CAP
     client_address_source: str = "viewer"
@@ -154,7 +159,9 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             writes_enabled=(_env("WRITES_ENABLED") or "false").lower() == "true",
             limits_table=_env("LIMITS_TABLE"),
             client_per_minute=_int_setting("RATE_LIMIT_CLIENT_PER_MINUTE", DEFAULT_CLIENT_PER_MINUTE, 0, 100_000),
-            client_per_day=_int_setting("RATE_LIMIT_CLIENT_PER_DAY", DEFAULT_CLIENT_PER_DAY, 0, 10_000_000),
+            client_per_day=_int_setting("RATE_LIMIT_CLIENT_PER_DAY", DEFAULT_CLIENT_PER_DAY, 0, MAX_CLIENT_PER_DAY),
+            client_tokens_per_day=_int_setting("RATE_LIMIT_CLIENT_TOKENS_PER_DAY", DEFAULT_CLIENT_TOKENS_PER_DAY, 0,
+                                               10**10),
             conversation_per_minute=_int_setting("RATE_LIMIT_CONVERSATION_PER_MINUTE", DEFAULT_CONVERSATION_PER_MINUTE,
                                                  0, 100_000),
             daily_token_cap=_int_setting("DAILY_TOKEN_CAP", DEFAULT_DAILY_TOKEN_CAP, 0, 10**10),
@@ -1197,7 +1204,14 @@ class Window(NamedTuple):
     scope: str  # client, conversation
     key: str
     seconds: int
-    limit: int
+    limit: int  # questions
+    tokens: int = 0  # tokens the key may spend in the window (0: not counted); charged after each answer
+
+
+class Refusal(NamedTuple):
+    window: Window
+    wait_s: float  # until the window ends
+    tokens: bool  # the window's token allowance is spent (else its questions)
 
 
 def _digest(value: str) -> str:
@@ -1210,8 +1224,9 @@ def windows_for(settings: Settings, asker: Asker, conversation_id: str | None) -
     found = []
     if client_key and settings.client_per_minute:
         found.append(Window("client", client_key, 60, settings.client_per_minute))
-    if client_key and settings.client_per_day:
-        found.append(Window("client", client_key, 86_400, settings.client_per_day))
+    if client_key and (settings.client_per_day or settings.client_tokens_per_day):
+        found.append(Window("client", client_key, 86_400, settings.client_per_day or MAX_CLIENT_PER_DAY,
+                            settings.client_tokens_per_day))
     if conversation_id and settings.conversation_per_minute:
         found.append(Window("conversation", conversation_id, 60, settings.conversation_per_minute))
     return found
@@ -1223,32 +1238,35 @@ def _slot(window: Window, now: float) -> tuple[str, int]:
     return f"{window.scope}#{window.seconds}#{_digest(window.key)}#{start}", start + window.seconds
 
 
-def count_request(settings: Settings, window: Window, request_id: str, now: float) -> float | None:
-    """Count this request in its window: None when admitted, else the seconds until the window ends.
+def count_request(settings: Settings, window: Window, request_id: str, now: float) -> Refusal | None:
+    """Count this request in its window: None when admitted, else why not and for how long.
 
     The ADD and its condition are one atomic UpdateItem, so concurrent instances never admit more
     than the limit; the window keeps the tags of the requests it admitted, so a retried request
     (the same request id) is admitted again without counting twice. Refused requests add nothing."""
     key, ends = _slot(window, now)
     tag = _digest(request_id)[:12]
+    condition = "(attribute_not_exists(n) OR n < :limit) AND NOT contains(ids, :tag)"
+    values = {":one": {"N": "1"}, ":tags": {"SS": [tag]}, ":tag": {"S": tag}, ":limit": {"N": str(window.limit)},
+              ":expires": {"N": str(ends + WINDOW_GRACE_S)}}
+    if window.tokens:
+        condition += " AND (attribute_not_exists(tokens) OR tokens < :tokens)"
+        values[":tokens"] = {"N": str(window.tokens)}
     try:
         client("dynamodb", memory_budget_s()).update_item(
-            TableName=settings.limits_table,
-            Key={"pk": {"S": key}},
-            UpdateExpression="ADD n :one, ids :tags SET expires_at = :expires",
-            ConditionExpression="(attribute_not_exists(n) OR n < :limit) AND NOT contains(ids, :tag)",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":tags": {"SS": [tag]}, ":tag": {"S": tag},
-                                       ":limit": {"N": str(window.limit)},
-                                       ":expires": {"N": str(ends + WINDOW_GRACE_S)}},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+            TableName=settings.limits_table, Key={"pk": {"S": key}},
+            UpdateExpression="ADD n :one, ids :tags SET expires_at = :expires", ConditionExpression=condition,
+            ExpressionAttributeValues=values, ReturnValuesOnConditionCheckFailure="ALL_OLD")
         return None
     except ClientError as err:
         if _error_code(err) != "ConditionalCheckFailedException":
             raise
         old = err.response.get("Item") or {}
         tags = old.get("ids", {}).get("SS") if isinstance(old.get("ids"), dict) else None
-        return None if isinstance(tags, list) and tag in tags else max(1.0, float(ends - now))
+        if isinstance(tags, list) and tag in tags:
+            return None
+        spent = bool(window.tokens) and _token_count(old) >= window.tokens
+        return Refusal(window, max(1.0, float(ends - now)), spent)
 
 
 def _day(now: float) -> tuple[str, int]:
@@ -1263,11 +1281,12 @@ def _budget_key(now: float) -> dict[str, Any]:
 
 _last_budget: tuple[str, int, float] | None = None  # (day, tokens used, when read) by this instance
 _local_counts: dict[str, int] = {}  # window key -> questions this instance admitted while the table failed
+_refused_until: dict[str, tuple[float, bool]] = {}  # window key -> (refused until, for its tokens)
 _local_lock = threading.Lock()
 LOCAL_COUNTS_MAX = 10_000  # keys kept; past this the oldest periods are forgotten all at once
 
 
-def count_locally(window: Window, now: float) -> float | None:
+def count_locally(window: Window, now: float) -> Refusal | None:
     """The fallback while the table cannot be reached (down, or throttled on a hot key under a flood):
     the same window counted in this instance alone, so failing open still admits at most the limit
     per instance, not everything."""
@@ -1277,7 +1296,7 @@ def count_locally(window: Window, now: float) -> float | None:
             _local_counts.clear()
         count = _local_counts.get(key, 0)
         if count >= window.limit:
-            return max(1.0, float(ends - now))
+            return Refusal(window, max(1.0, float(ends - now)), False)
         _local_counts[key] = count + 1
     return None
 
@@ -1298,23 +1317,19 @@ def read_budget(settings: Settings, now: float) -> int:
     return used
 
 
-def charge_tokens(settings: Settings, usage: Usage, deadline: Deadline) -> None:
-    """Add what this question's model calls used to the day's counter, once (never retried, so
-    never twice); the new total becomes the DailyTokens metric."""
-    tokens = usage.input_tokens + usage.output_tokens
-    if not settings.limits or tokens <= 0:
-        return
-    now = _clock()
+def charge_tokens(settings: Settings, key: dict[str, Any], tokens: int, expires: int, usage: Usage,
+                  budget_s: float) -> int | None:
+    """ADD the tokens to one counter item, once (never retried, so never twice): the new total, or
+    None when it could not be added (logged; the answer is ready and goes out regardless)."""
     try:
-        response = client("dynamodb", min(MEMORY_CALL_S, deadline.budget_s(200))).update_item(
-            TableName=settings.limits_table, Key=_budget_key(now),
-            UpdateExpression="ADD tokens :used SET expires_at = :expires",
-            ExpressionAttributeValues={":used": {"N": str(tokens)},
-                                       ":expires": {"N": str(int(now) + _day(now)[1] + 86_400)}},
+        response = client("dynamodb", budget_s).update_item(
+            TableName=settings.limits_table, Key=key, UpdateExpression="ADD tokens :used SET expires_at = :expires",
+            ExpressionAttributeValues={":used": {"N": str(tokens)}, ":expires": {"N": str(expires)}},
             ReturnValues="UPDATED_NEW")
-        usage.daily_tokens = _token_count(response.get("Attributes"))
-    except Exception as err:  # the answer is ready; the day's count misses these tokens (logged)
+        return _token_count(response.get("Attributes"))
+    except Exception as err:
         _limits_failed("charge", err, usage)
+        return None
 
 
 def _limits_failed(action: str, err: BaseException, usage: Usage) -> None:
@@ -1337,7 +1352,11 @@ class Admission:
     def __init__(self, settings: Settings, asker: Asker, conversation_id: str | None, request_id: str,
                  budget: bool = True) -> None:
         self.settings, self.now, self.budget = settings, _clock(), budget and bool(settings.daily_token_cap)
+        self.cap = settings.daily_token_cap if asker.principal else int(settings.daily_token_cap * ANONYMOUS_CAP_SHARE)
         self.windows = windows_for(settings, asker, conversation_id)
+        known = [refusal for refusal in map(self._known_refusal, self.windows) if refusal]
+        if known:  # refused here a moment ago: no table call, no prefetch, no model call
+            raise self._rate_limited(max(known, key=lambda refusal: refusal.wait_s))
         calls: list[Callable[[], Any]] = [partial(count_request, settings, w, request_id, self.now)
                                           for w in self.windows]
         if self.budget:
@@ -1356,14 +1375,49 @@ class Admission:
                 results.append(err)
         if self.budget:
             self._check_budget(results.pop(), usage)
-        waits = [count_locally(w, self.now) if isinstance(wait, BaseException) else wait
-                 for wait, w in zip(results, self.windows)]
-        refused = [(wait, w) for wait, w in zip(waits, self.windows) if wait is not None]
+        refusals = [count_locally(w, self.now) if isinstance(result, BaseException) else result
+                    for result, w in zip(results, self.windows)]
+        refused = [refusal for refusal in refusals if refusal is not None]
         if refused:
-            wait, window = max(refused, key=lambda pair: pair[0])
-            per = "minute" if window.seconds == 60 else "day"
-            raise RateLimited(f"Too many questions from this {window.scope} (at most {window.limit} per {per})."
-                              f" Retry in {int(wait + 0.999)} seconds.", int(wait + 0.999))
+            worst = max(refused, key=lambda refusal: refusal.wait_s)
+            with _local_lock:
+                if len(_refused_until) >= LOCAL_COUNTS_MAX:
+                    _refused_until.clear()
+                _refused_until[_slot(worst.window, self.now)[0]] = (self.now + worst.wait_s, worst.tokens)
+            raise self._rate_limited(worst)
+
+    def _known_refusal(self, window: Window) -> Refusal | None:
+        until, tokens = _refused_until.get(_slot(window, self.now)[0], (0.0, False))
+        return Refusal(window, until - self.now, tokens) if until > self.now else None
+
+    @staticmethod
+    def _rate_limited(refusal: Refusal) -> RateLimited:
+        window, wait = refusal.window, int(refusal.wait_s + 0.999)
+        per = "minute" if window.seconds == 60 else "day"
+        what = (f"has used its {window.tokens:,} tokens for today" if refusal.tokens
+                else f"has asked too many questions (at most {window.limit} per {per})")
+        return RateLimited(f"This {window.scope} {what}. Retry in {wait} seconds.", wait)
+
+    def charge(self, usage: Usage, deadline: Deadline) -> None:
+        """After the answer: the tokens go to the day's count and to the client's day window, side by
+        side; the day's total becomes the DailyTokens metric."""
+        tokens = usage.input_tokens + usage.output_tokens
+        budget_s = min(MEMORY_CALL_S, deadline.budget_s(200))
+        if tokens <= 0 or budget_s < 1:
+            if tokens > 0:
+                _limits_failed("charge", TimeoutError(), usage)
+            return
+        day_ends = int(self.now) + _day(self.now)[1]
+        counters = [(_budget_key(self.now), day_ends + 86_400)]
+        counters += [({"pk": {"S": _slot(w, self.now)[0]}}, _slot(w, self.now)[1] + WINDOW_GRACE_S)
+                     for w in self.windows if w.tokens]
+        try:
+            totals = run_concurrently([partial(charge_tokens, self.settings, key, tokens, expires, usage, budget_s)
+                                       for key, expires in counters])
+        except UpstreamTimeout as err:  # the answer is ready: it is never lost to the count
+            _limits_failed("charge", err, usage)
+            return
+        usage.daily_tokens = totals[0]
 
     def _check_budget(self, used: Any, usage: Usage) -> None:
         day, left_today = _day(self.now)
@@ -1373,7 +1427,7 @@ class Admission:
                 raise ServiceUnavailable("The assistant cannot check its daily budget right now. Please retry shortly.",
                                          "budget_unavailable")
             used = last[1]
-        if used >= self.settings.daily_token_cap:
+        if used >= self.cap:
             usage.daily_tokens = used
             raise BudgetExhausted(left_today)
 
@@ -3101,7 +3155,8 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
         try:
             reply, usage = converse_loop(settings, model_id, messages, deadline, usage)
         finally:
-            charge_tokens(settings, usage, deadline)  # also what a failed question spent
+            if admission:
+                admission.charge(usage, deadline)  # also what a failed question spent
         text = reply.text
         if reply.truncated:
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])

@@ -36,6 +36,7 @@ locals {
     LIMITS_TABLE                       = var.create_limits_table ? aws_dynamodb_table.limits[0].name : ""
     RATE_LIMIT_CLIENT_PER_MINUTE       = tostring(var.rate_limit_client_per_minute)
     RATE_LIMIT_CLIENT_PER_DAY          = tostring(var.rate_limit_client_per_day)
+    RATE_LIMIT_CLIENT_TOKENS_PER_DAY   = tostring(var.rate_limit_client_tokens_per_day)
     RATE_LIMIT_CONVERSATION_PER_MINUTE = tostring(var.rate_limit_conversation_per_minute)
     DAILY_TOKEN_CAP                    = tostring(var.daily_token_cap)
     CLIENT_ADDRESS_SOURCE              = var.client_address_source

@@ -543,8 +543,19 @@ variable "rate_limit_client_per_day" {
   default     = 500
 
   validation {
-    condition     = var.rate_limit_client_per_day >= 0 && var.rate_limit_client_per_day <= 100000 && floor(var.rate_limit_client_per_day) == var.rate_limit_client_per_day
-    error_message = "rate_limit_client_per_day must be a whole number from 0 (off) to 100000."
+    condition     = var.rate_limit_client_per_day >= 0 && var.rate_limit_client_per_day <= 20000 && floor(var.rate_limit_client_per_day) == var.rate_limit_client_per_day
+    error_message = "rate_limit_client_per_day must be a whole number from 0 (off) to 20000 (the day's item keeps a tag per question admitted, within DynamoDB's 400 KB)."
+  }
+}
+
+variable "rate_limit_client_tokens_per_day" {
+  description = "Model tokens (input + output) one client may spend per UTC day (RATE_LIMIT_CLIENT_TOKENS_PER_DAY), so that one client cannot spend the whole daily_token_cap; 0 turns this limit off."
+  type        = number
+  default     = 400000
+
+  validation {
+    condition     = var.rate_limit_client_tokens_per_day >= 0 && var.rate_limit_client_tokens_per_day <= 10000000000 && floor(var.rate_limit_client_tokens_per_day) == var.rate_limit_client_tokens_per_day
+    error_message = "rate_limit_client_tokens_per_day must be a whole number from 0 (off) to 10000000000."
   }
 }
 

@@ -44,12 +44,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def stack(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[dict[str, Any]]:
     with local_run.local_endpoints(None, memory=True, limits=True) as endpoints:
         for name, value in {"RATE_LIMIT_CLIENT_PER_MINUTE": "3", "RATE_LIMIT_CLIENT_PER_DAY": "0",
-                            "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0", "DAILY_TOKEN_CAP": "0"}.items():
+                            "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0", "DAILY_TOKEN_CAP": "0",
+                            "RATE_LIMIT_CLIENT_TOKENS_PER_DAY": "0"}.items():
             monkeypatch.setenv(name, value)
         lf._clients.clear()
         lf._settings = None
         monkeypatch.setattr(lf, "_last_budget", None)
         monkeypatch.setattr(lf, "_local_counts", {})
+        monkeypatch.setattr(lf, "_refused_until", {})
         yield endpoints
     scripted.shutdown_all()
 
@@ -147,7 +149,7 @@ def test_the_conversation_and_daily_limits(stack: dict[str, Any], monkeypatch: p
     same = [rest_event(conversation="c-1", viewer=f"198.51.100.{n}") for n in range(3)]
     assert statuses(same) == [200, 200, 429]  # one conversation, whatever address it comes from
     refused = json.loads(call(rest_event(conversation="c-1"))["body"])["error"]
-    assert "this conversation (at most 2 per minute)" in refused["message"]
+    assert refused["message"].startswith("This conversation has asked too many questions (at most 2 per minute).")
     assert statuses([rest_event(conversation=f"d-{n}", viewer="192.0.2.1") for n in range(5)]) \
         == [200, 200, 200, 200, 429]
     clock.now += 12 * 3600  # midnight UTC: a new day
@@ -166,6 +168,56 @@ def test_a_deep_health_check_counts_but_the_shallow_one_never_does(stack: dict[s
     assert json.loads(health(deep=False)["body"])["limits"] is True
 
 
+def test_a_refused_client_is_refused_again_without_a_table_or_database_call(stack: dict[str, Any],
+                                                                             monkeypatch: pytest.MonkeyPatch,
+                                                                             clock: Clock) -> None:
+    calls = {"prefetch": 0, "count_request": 0}
+    for name in calls:
+        real = getattr(lf, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(lf, name, counted)
+    assert statuses([rest_event()] * 4) == [200, 200, 200, 429]
+    assert calls == {"prefetch": 4, "count_request": 4}  # the 4th was refused beside its prefetch
+    clock.now += 30
+    refused = call(rest_event())
+    assert refused["statusCode"] == 429 and refused["headers"]["Retry-After"] == "30"
+    assert calls == {"prefetch": 4, "count_request": 4}  # known here: no table call, no prefetch
+    assert call(rest_event(viewer="192.0.2.1"))["statusCode"] == 200  # someone else
+    clock.now += 30
+    assert call(rest_event())["statusCode"] == 200  # the next window
+
+
+def test_one_client_cannot_spend_more_than_its_daily_tokens(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                                                             clock: Clock) -> None:
+    """A reviewer showed one anonymous address could spend the whole day's cap (closing the chat for
+    everyone) within its question limits: each client's day window also counts its tokens."""
+    limits(monkeypatch, rate_limit_client_per_minute=0, rate_limit_client_tokens_per_day=2000)
+    first = json.loads(call(rest_event())["body"])["usage"]["total_tokens"]
+    assert 1000 < first < 2000  # the stand-in's token count for this question: two fit, not three
+    assert call(rest_event())["statusCode"] == 200
+    refused = call(rest_event())
+    assert refused["statusCode"] == 429
+    assert json.loads(refused["body"])["error"]["message"].startswith("This client has used its 2,000 tokens for today.")
+    assert refused["headers"]["Retry-After"] == str(12 * 3600)  # until midnight UTC
+    assert call(rest_event(viewer="192.0.2.1"))["statusCode"] == 200  # another client
+    clock.now += 12 * 3600
+    assert call(rest_event())["statusCode"] == 200  # the next day
+
+
+def test_signed_in_callers_keep_the_last_fifth_of_the_cap(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=3000)
+    assert statuses([rest_event(viewer="192.0.2.1"), rest_event(viewer="192.0.2.2")]) == [200, 200]  # > 2,400 spent
+    refused = call(rest_event(viewer="192.0.2.3"))
+    assert refused["statusCode"] == 503 and json.loads(refused["body"])["error"]["code"] == "budget_exhausted"
+    signed_in = rest_event(viewer="192.0.2.3")
+    signed_in["requestContext"]["authorizer"] = {"claims": {"sub": "staff-sub-1"}}
+    assert call(signed_in)["statusCode"] == 200  # under 3,000: staff still get answers
+    assert call({"question": "Who owns Leo?"})["statusCode"] == 503  # now over the whole cap, for everyone
+
+
 def test_a_direct_invoke_is_not_rate_limited_per_client(stack: dict[str, Any]) -> None:
     for _ in range(5):
         assert call({"question": "Who owns Leo?"})["statusCode"] == 200
@@ -176,10 +228,10 @@ def test_a_direct_invoke_is_not_rate_limited_per_client(stack: dict[str, Any]) -
 
 def test_the_cap_is_reached_then_lifts_the_next_day(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                     clock: Clock, capsys: pytest.CaptureFixture[str]) -> None:
-    limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=1)
+    limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=10)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "petclinic-genai-test")
     first = call(rest_event())
-    assert first["statusCode"] == 200  # 0 used < 1: admitted; it spends more than the cap
+    assert first["statusCode"] == 200  # 0 used < 8 (an anonymous caller's 80 %): admitted; it spends more
     spent = json.loads(first["body"])["usage"]["total_tokens"]
     metric = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")][-1]
     assert metric["DailyTokens"] == spent > 0  # the EMF budget metric: the day's running total
@@ -234,7 +286,8 @@ def test_a_throttled_or_unreachable_table_fails_open_to_the_instances_own_count(
     assert {r.action for r in warnings} == {"check", "charge"}  # the windows, then the day's count
     assert "198.51.100.7" not in caplog.text and dynamodb.LIMITS_TABLE not in caplog.text
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert all(m["LimiterErrors"] >= 1 for m in metrics)
+    assert len(metrics) == 6 and all(m["LimiterErrors"] >= 1 for m in metrics[:4] + metrics[5:])
+    assert (metrics[4]["LimiterErrors"], metrics[4]["RateLimited"]) == (0, 1)  # refused from memory: no call
 
 
 def test_the_cap_fails_closed_unless_a_recent_reading_was_under_it(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
@@ -276,7 +329,7 @@ def test_the_default_limit_holds_across_two_instances(stack: dict[str, Any], mon
     """120 questions sent at once by one client, 60 from each of two handler processes (two Lambda
     instances) sharing one table: at the defaults no more than half reach the model."""
     for name in ("RATE_LIMIT_CLIENT_PER_MINUTE", "RATE_LIMIT_CLIENT_PER_DAY", "RATE_LIMIT_CONVERSATION_PER_MINUTE",
-                 "DAILY_TOKEN_CAP"):
+                 "DAILY_TOKEN_CAP", "RATE_LIMIT_CLIENT_TOKENS_PER_DAY"):
         monkeypatch.delenv(name)
     before = model_calls(stack)
     spoofed = rest_event(forwarded="203.0.113.1, 198.51.100.7, 130.176.1.1")

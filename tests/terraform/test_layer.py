@@ -692,7 +692,8 @@ def test_interface_endpoints_get_the_first_subnet_of_each_zone(probe: Any) -> No
     ({"create_vpc_endpoints": True, "create_conversation_table": False}, "set vpc_endpoint_route_table_ids"),
     ({"rate_limit_client_per_minute": -1}, "rate_limit_client_per_minute must be a whole number from 0"),
     ({"rate_limit_client_per_minute": 2.5}, "rate_limit_client_per_minute must be a whole number from 0"),
-    ({"rate_limit_client_per_day": 100001}, "rate_limit_client_per_day must be a whole number from 0"),
+    ({"rate_limit_client_per_day": 20001}, "rate_limit_client_per_day must be a whole number from 0"),
+    ({"rate_limit_client_tokens_per_day": -1}, "rate_limit_client_tokens_per_day must be a whole number from 0"),
     ({"rate_limit_conversation_per_minute": 0.5}, "rate_limit_conversation_per_minute must be a whole number"),
     ({"daily_token_cap": 10000000001}, "daily_token_cap must be a whole number of tokens from 0"),
     ({"daily_token_cap": -1}, "daily_token_cap must be a whole number of tokens from 0"),
@@ -719,7 +720,7 @@ def test_interface_endpoints_get_the_first_subnet_of_each_zone(probe: Any) -> No
 ], ids=["reserved-0", "reserved-below-provisioned", "writes-without-memory", "dynamodb-endpoint-without-routes",
         "endpoint-not-called", "topic-without-key", "topic-twice", "api-arn-with-stage", "cors-star",
         "dynamodb-endpoint-for-limits-without-routes", "client-minute-negative", "client-minute-fraction",
-        "client-day-too-high", "conversation-minute-fraction", "cap-too-high", "cap-negative", "address-source-unknown",
+        "client-day-too-high", "client-tokens-negative", "conversation-minute-fraction", "cap-too-high", "cap-negative", "address-source-unknown",
         "proxy-hops-too-many", "proxy-hops-fraction", "write-group-comma", "write-group-space", "write-group-empty",
         "write-groups-repeated", "limits-key-alias", "alb-auth-without-listener", "alb-auth-bad-pool",
         "alb-auth-bad-unauthenticated"])
@@ -889,6 +890,7 @@ def test_environment_passes_the_internet_settings() -> None:
     environment = main_locals()["lambda_environment"]
     for name, variable in (("RATE_LIMIT_CLIENT_PER_MINUTE", "rate_limit_client_per_minute"),
                            ("RATE_LIMIT_CLIENT_PER_DAY", "rate_limit_client_per_day"),
+                           ("RATE_LIMIT_CLIENT_TOKENS_PER_DAY", "rate_limit_client_tokens_per_day"),
                            ("RATE_LIMIT_CONVERSATION_PER_MINUTE", "rate_limit_conversation_per_minute"),
                            ("DAILY_TOKEN_CAP", "daily_token_cap"), ("TRUSTED_PROXY_HOPS", "trusted_proxy_hops")):
         assert environment[name] == f"${{tostring(var.{variable})}}", name
@@ -898,12 +900,15 @@ def test_environment_passes_the_internet_settings() -> None:
     variables = tfdocs.blocks(ROOT / "variables.tf", "variable")
     defaults = {name: variables[name]["default"] for name in (
         "create_limits_table", "rate_limit_client_per_minute", "rate_limit_client_per_day",
-        "rate_limit_conversation_per_minute", "daily_token_cap", "client_address_source", "trusted_proxy_hops",
-        "write_groups", "alb_authenticate_cognito")}
-    assert defaults == {"create_limits_table": True, "rate_limit_client_per_minute": 20,
-                        "rate_limit_client_per_day": 500, "rate_limit_conversation_per_minute": 6,
-                        "daily_token_cap": 2000000, "client_address_source": "viewer", "trusted_proxy_hops": 1,
-                        "write_groups": [], "alb_authenticate_cognito": None}
+        "rate_limit_client_tokens_per_day", "rate_limit_conversation_per_minute", "daily_token_cap",
+        "client_address_source", "trusted_proxy_hops", "write_groups", "alb_authenticate_cognito")}
+    # The layer's defaults are the function's own (lambda_function's constants, not copies).
+    assert defaults == {"create_limits_table": True, "rate_limit_client_per_minute": lf.DEFAULT_CLIENT_PER_MINUTE,
+                        "rate_limit_client_per_day": lf.DEFAULT_CLIENT_PER_DAY,
+                        "rate_limit_client_tokens_per_day": lf.DEFAULT_CLIENT_TOKENS_PER_DAY,
+                        "rate_limit_conversation_per_minute": lf.DEFAULT_CONVERSATION_PER_MINUTE,
+                        "daily_token_cap": lf.DEFAULT_DAILY_TOKEN_CAP, "client_address_source": "viewer",
+                        "trusted_proxy_hops": 1, "write_groups": [], "alb_authenticate_cognito": None}
 
 
 def test_limits_switch_and_key(probe: Any) -> None:

@@ -58,6 +58,8 @@ def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:
     settings = lf.Settings.from_env()
     assert settings.max_tool_rounds == 10
     assert settings.max_output_tokens == lf.DEFAULT_MAX_OUTPUT_TOKENS
+    env.setenv("RATE_LIMIT_CLIENT_PER_DAY", "10000000")  # its tags would not fit one DynamoDB item
+    assert lf.Settings.from_env().client_per_day == lf.MAX_CLIENT_PER_DAY == 20_000
 
 
 @pytest.mark.parametrize(
