@@ -1078,6 +1078,7 @@ _COOKIE_ID_RE = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
 class PastTurn(NamedTuple):
     question: str
     answer: str
+    owner: str = ""  # the hashed principal that asked it; "" for anonymous callers and direct invokes
 
 
 def memory_budget_s() -> float:
@@ -1100,8 +1101,16 @@ def _text_attr(item: dict[str, Any], name: str) -> str:
     return text
 
 
-def load_turns(settings: Settings, conversation_id: str) -> list[PastTurn]:
-    """The newest unexpired turns, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
+def turn_owner(asker: Asker) -> str:
+    """Who a turn belongs to: a signed-in principal's turns are shown to that principal only, so a
+    conversation id that leaks (or is guessed: the body's ids are the caller's choice) shows a
+    stranger nothing of staff's history."""
+    principal = asker.principal
+    return "" if principal is None or principal.kind == "invoke" else _digest(principal.label)
+
+
+def load_turns(settings: Settings, conversation_id: str, owner: str = "") -> list[PastTurn]:
+    """The newest unexpired turns of ``owner``, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
     try:
         response = client("dynamodb", memory_budget_s()).query(
             TableName=settings.conversation_table,
@@ -1119,7 +1128,9 @@ def load_turns(settings: Settings, conversation_id: str) -> list[PastTurn]:
         for item in items:
             if float(item["expires_at"]["N"]) <= now:  # DynamoDB's TTL deletes lazily
                 continue
-            turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"))
+            if item.get("owner", {}).get("S", "") != owner:  # someone else's turn in this conversation
+                continue
+            turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"), owner)
             used += len(json.dumps(history_messages([turn])))  # as the request carries it: \uXXXX per Hangul
             if used > HISTORY_MAX_BYTES:
                 break
@@ -1146,6 +1157,7 @@ def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline
                 "answer": {"S": turn.answer[:STORED_ANSWER_CHARS]},
                 "expires_at": {"N": str(int(now) + settings.conversation_idle_minutes * 60)},
                 **({"request_id": {"S": request_id}} if request_id else {}),
+                **({"owner": {"S": turn.owner}} if turn.owner else {}),
             },
             ConditionExpression="attribute_not_exists(#i)",
             ExpressionAttributeNames={"#i": "item"},
@@ -3129,7 +3141,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
     settles the conversation's pending write without the model; a proposal the model makes is
     appended to the answer as stored."""
     asker = asker or Asker(Principal("invoke", DIRECT_PRINCIPAL), None)
-    usage = usage or Usage()
+    usage, owner = usage or Usage(), turn_owner(asker)
     remembered = conversation_id if settings.memory else None  # the conversation whose turns are stored
     writer = asker.principal if may_write and settings.writes_enabled and asker.may_write(settings) else None
     scope = WriteScope(remembered, request_id, writer.label) if remembered and writer else None
@@ -3142,10 +3154,10 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
             if admission:
                 admission.check(deadline, usage)
             text, written = settle_pending(settings, scope, intent, question.language)
-            save_turn(settings, scope.conversation_id, PastTurn(question.text, text), deadline, request_id)
+            save_turn(settings, scope.conversation_id, PastTurn(question.text, text, owner), deadline, request_id)
             return {"answer": text, "truncated": False, "model_id": model_id, "usage": usage.as_dict(),
                     "history_turns": 0, **({"written": written} if written else {})}
-        pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, remembered)
+        pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, remembered, owner)
                    if remembered else None)
         facts = prefetch(settings, extract_names(question.text))
         if admission:
@@ -3162,7 +3174,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
         text += confirmation_request(scope, question.language)
         if remembered:
-            save_turn(settings, remembered, PastTurn(question.text, text), deadline, request_id)
+            save_turn(settings, remembered, PastTurn(question.text, text, owner), deadline, request_id)
     finally:
         _WRITE_SCOPE.reset(scoped)
     return {"answer": text, "truncated": reply.truncated, "model_id": model_id, "usage": usage.as_dict(),

@@ -130,3 +130,16 @@ def test_write_groups_restrict_writes_to_named_groups(stack: dict[str, Any], mon
     ask({"question": ADD_PET, "conversation_id": "g-3"})  # a direct invoke carries no groups
     assert "Nothing is saved yet" not in ask({"question": "yes", "conversation_id": "g-3"})  # just a question
     assert pets(stack) == 1
+
+
+def test_a_signed_in_callers_turns_are_not_shown_to_anyone_else(stack: dict[str, Any]) -> None:
+    """A reviewer read staff's earlier question ("the door code is 4711") by asking anonymously in the
+    same conversation: a signed-in principal's turns now carry its (hashed) id and go to it alone."""
+    ask(rest("Who owns Leo? The door code is 4711.", "mixed-1", STAFF))
+    ask(rest("Where does she live?", "mixed-1"))  # anonymous, same conversation id
+    ask(rest("And Basil?", "mixed-1", OTHER))  # another principal
+    anonymous, other = stack["standin"].requests[-2]["messages"], stack["standin"].requests[-1]["messages"]
+    assert "4711" not in json.dumps(anonymous) and "4711" not in json.dumps(other)
+    assert len(other) == 1  # the anonymous turn is not OTHER's either
+    ask(rest("Where does she live?", "mixed-1", STAFF))
+    assert "4711" in json.dumps(stack["standin"].requests[-1]["messages"])  # staff's own history
