@@ -307,6 +307,12 @@ class NotFound(AppError):
     message = "Unknown path. Use POST /api/genai, POST /api/genai/chatclient or GET /api/genai/health."
 
 
+class Forbidden(AppError):
+    status = HTTPStatus.FORBIDDEN
+    code = "cross_site"
+    message = "Questions are accepted from the PetClinic page only, not from other sites."
+
+
 class MethodNotAllowed(AppError):
     status = HTTPStatus.METHOD_NOT_ALLOWED
     code = "method_not_allowed"
@@ -391,6 +397,8 @@ class DataError(UpstreamError):
 PLAIN_ERRORS: dict[int | str, tuple[str, str]] = {  # (Korean, English)
     400: ("질문을 읽을 수 없습니다. 질문을 다시 입력해 주세요.", "The question could not be read. Please type it again."),
     "empty_question": ("질문이 비어 있습니다. 궁금한 내용을 입력해 주세요.", "The question is empty. Please type what you want to know."),
+    403: ("다른 사이트에서 보낸 질문은 받지 않습니다. PetClinic 화면에서 질문해 주세요.",
+          "Questions from other sites are not accepted. Please ask from the PetClinic page."),
     404: ("요청한 주소가 없습니다.", "That address does not exist."),
     405: ("이 주소는 이 방식의 요청을 받지 않습니다.", "This address does not accept that kind of request."),
     413: ("질문이 너무 깁니다. 2,000자 이내로 줄여 주세요.", "The question is too long. Please keep it under 2,000 characters."),
@@ -784,6 +792,17 @@ def client_address(event: dict[str, Any], call: Call, settings: Settings) -> str
             if found:
                 return found
     return _address(connection) if connection else None
+
+
+def refuse_cross_site(call: Call, settings: Settings) -> None:
+    """A question sent by another site's page through a visitor's browser (a form, an image, fetch)
+    is refused: it would spend the clinic's budget on a fresh address per visitor. Browsers say so
+    in Sec-Fetch-Site; an origin allowed by CORS_ALLOW_ORIGIN may still ask."""
+    if call.headers.get("sec-fetch-site", "").lower() != "cross-site":
+        return
+    allowed = settings.cors_allow_origins
+    if "*" not in allowed and call.headers.get("origin", "") not in allowed:
+        raise Forbidden()
 
 
 def asker_of(event: Any, call: Call, settings: Settings) -> Asker:
@@ -3295,6 +3314,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return respond(HTTPStatus.OK, {**health(call, event, settings, deadline, request_id, usage),
                                            "request_id": request_id},
                            call.source, headers)
+        refuse_cross_site(call, settings)
         conversation_id, set_cookie = conversation_for(call, question, settings)
         result = answer(question, settings, deadline, conversation_id, usage, request_id,
                         may_write=call.method != "GET", asker=asker_of(event, call, settings))

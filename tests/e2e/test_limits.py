@@ -340,3 +340,31 @@ def test_the_default_limit_holds_across_two_instances(stack: dict[str, Any], mon
     assert len(codes) == 120 and set(codes) <= {200, 429}
     assert codes.count(200) == lf.DEFAULT_CLIENT_PER_MINUTE <= 60  # exactly the limit, across both processes
     assert model_calls(stack) - before <= lf.DEFAULT_CLIENT_PER_MINUTE * 2  # at most 2 model calls each
+
+
+# ------------------------------------------------------------------ other sites
+
+
+def test_questions_sent_by_another_sites_page_are_refused(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reviewer showed a hostile page could spend the budget through its visitors' browsers (each on
+    a fresh address): a browser's own Sec-Fetch-Site: cross-site marks those requests."""
+    before = model_calls(stack)
+    post = rest_event()
+    post["headers"].update({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+    refused = call(post)
+    assert refused["statusCode"] == 403 and json.loads(refused["body"])["error"]["code"] == "cross_site"
+    link = {"httpMethod": "GET", "path": "/api/genai", "queryStringParameters": {"question": "Who owns Leo?"},
+            "headers": {"Sec-Fetch-Site": "cross-site", "CloudFront-Viewer-Address": "198.51.100.7:1"},
+            "requestContext": {"apiId": "local", "identity": {"sourceIp": "130.176.1.1"}}}
+    assert call(link)["statusCode"] == 403  # an <img src> or a link
+    plain = rest_event("Coco는 누구 거야?", path="/api/genai/chatclient", plain=True)
+    plain["headers"]["Sec-Fetch-Site"] = "cross-site"
+    assert call(plain)["body"] == lf.PLAIN_ERRORS[403][0]
+    assert model_calls(stack) == before
+    for site in ("same-origin", "same-site", "none"):
+        own = rest_event(viewer="192.0.2.9")
+        own["headers"]["Sec-Fetch-Site"] = site
+        assert call(own)["statusCode"] == 200, site
+    monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://evil.example")  # an origin the operator allows
+    lf._settings = None
+    assert call(post)["statusCode"] == 200
