@@ -1097,7 +1097,7 @@ _COOKIE_ID_RE = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
 class PastTurn(NamedTuple):
     question: str
     answer: str
-    owner: str = ""  # the hashed principal that asked it; "" for anonymous callers and direct invokes
+    asker_id: str = ""  # the hashed principal that asked it; "" for anonymous callers and direct invokes
 
 
 def memory_budget_s() -> float:
@@ -1120,7 +1120,7 @@ def _text_attr(item: dict[str, Any], name: str) -> str:
     return text
 
 
-def turn_owner(asker: Asker) -> str:
+def turn_asker_id(asker: Asker) -> str:
     """Who a turn belongs to: a signed-in principal's turns are shown to that principal only, so a
     conversation id that leaks (or is guessed: the body's ids are the caller's choice) shows a
     stranger nothing of staff's history."""
@@ -1128,8 +1128,8 @@ def turn_owner(asker: Asker) -> str:
     return "" if principal is None or principal.kind == "invoke" else _digest(principal.label)
 
 
-def load_turns(settings: Settings, conversation_id: str, owner: str = "") -> list[PastTurn]:
-    """The newest unexpired turns of ``owner``, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
+def load_turns(settings: Settings, conversation_id: str, asker_id: str = "") -> list[PastTurn]:
+    """The newest unexpired turns of ``asker_id``, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
     try:
         response = client("dynamodb", memory_budget_s()).query(
             TableName=settings.conversation_table,
@@ -1147,9 +1147,9 @@ def load_turns(settings: Settings, conversation_id: str, owner: str = "") -> lis
         for item in items:
             if float(item["expires_at"]["N"]) <= now:  # DynamoDB's TTL deletes lazily
                 continue
-            if item.get("owner", {}).get("S", "") != owner:  # someone else's turn in this conversation
+            if item.get("asker", {}).get("S", "") != asker_id:  # someone else's turn in this conversation
                 continue
-            turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"), owner)
+            turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"), asker_id)
             used += len(json.dumps(history_messages([turn])))  # as the request carries it: \uXXXX per Hangul
             if used > HISTORY_MAX_BYTES:
                 break
@@ -1176,7 +1176,7 @@ def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline
                 "answer": {"S": turn.answer[:STORED_ANSWER_CHARS]},
                 "expires_at": {"N": str(int(now) + settings.conversation_idle_minutes * 60)},
                 **({"request_id": {"S": request_id}} if request_id else {}),
-                **({"owner": {"S": turn.owner}} if turn.owner else {}),
+                **({"asker": {"S": turn.asker_id}} if turn.asker_id else {}),
             },
             ConditionExpression="attribute_not_exists(#i)",
             ExpressionAttributeNames={"#i": "item"},
@@ -2373,8 +2373,10 @@ _LENGTHS = {"first_name": 30, "last_name": 30, "address": 255, "city": 80, "name
 class WriteScope:
     """The request that may propose a write: its conversation, its id, and what it proposed (one at most)."""
 
-    def __init__(self, conversation_id: str, request_id: str, principal: str = DIRECT_PRINCIPAL) -> None:
+    def __init__(self, conversation_id: str, request_id: str, principal: str = DIRECT_PRINCIPAL,
+                 asker_id: str = "") -> None:
         self.conversation_id, self.request_id, self.principal = conversation_id, request_id, principal
+        self.asker_id = asker_id  # whose turns it reads (Memory)
         self.proposals: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
@@ -2582,20 +2584,25 @@ def save_pending(settings: Settings, scope: WriteScope, action: dict[str, Any]) 
         raise ToolInputError("the proposal could not be saved; nothing was written, try again shortly") from err
 
 
-def load_pending(settings: Settings, conversation_id: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The pending action and the request id of the newest turn, in one Query ("~pending" sorts last,
-    so newest-first it comes first): only a proposal made in the turn just before can be confirmed."""
+PENDING_LOOKBACK = 8  # items read newest first: the pending one and the proposer's newest turn among them
+
+
+def load_pending(settings: Settings, conversation_id: str, asker_id: str = "") -> tuple[dict[str, Any] | None, str | None]:
+    """The pending action and the request id of ``asker_id``'s newest turn, in one Query ("~pending"
+    sorts last, so newest-first it comes first): only a proposal made in the asker's own turn just
+    before can be confirmed; turns of other callers in the same conversation do not make it stale."""
     response = client("dynamodb", memory_budget_s()).query(
         TableName=settings.conversation_table,
         KeyConditionExpression="conversation_id = :c",
         ExpressionAttributeValues={":c": {"S": conversation_id}},
-        ScanIndexForward=False, Limit=2, ConsistentRead=True,
+        ScanIndexForward=False, Limit=PENDING_LOOKBACK, ConsistentRead=True,
     )
     items = response.get("Items")
     if not isinstance(items, list):
         raise ValueError("Items is not a list")
     pending = next((i for i in items if i.get("item", {}).get("S") == PENDING_ITEM), None)
-    turn = next((i for i in items if str(i.get("item", {}).get("S", "")).startswith(TURN_PREFIX)), None)
+    turn = next((i for i in items if str(i.get("item", {}).get("S", "")).startswith(TURN_PREFIX)
+                 and i.get("asker", {}).get("S", "") == asker_id), None)
     newest = turn.get("request_id", {}).get("S") if turn else None
     return pending, newest if isinstance(newest, str) else None
 
@@ -2742,7 +2749,7 @@ def settle_pending(settings: Settings, scope: WriteScope, intent: str, language:
     released to be written again."""
     conversation_id, request_id = scope.conversation_id, scope.request_id
     try:
-        item, newest_turn = load_pending(settings, conversation_id)
+        item, newest_turn = load_pending(settings, conversation_id, scope.asker_id)
         if item is None or float(item.get("expires_at", {}).get("N", "0")) <= time.time():
             return _reply("nothing", language), None
         if item.get("principal", {}).get("S") != scope.principal:  # before anything about it is told
@@ -3160,10 +3167,10 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
     settles the conversation's pending write without the model; a proposal the model makes is
     appended to the answer as stored."""
     asker = asker or Asker(Principal("invoke", DIRECT_PRINCIPAL), None)
-    usage, owner = usage or Usage(), turn_owner(asker)
+    usage, asker_id = usage or Usage(), turn_asker_id(asker)  # whose turns this request reads and stores
     remembered = conversation_id if settings.memory else None  # the conversation whose turns are stored
     writer = asker.principal if may_write and settings.writes_enabled and asker.may_write(settings) else None
-    scope = WriteScope(remembered, request_id, writer.label) if remembered and writer else None
+    scope = WriteScope(remembered, request_id, writer.label, asker_id) if remembered and writer else None
     scoped = _WRITE_SCOPE.set(scope)
     try:
         model_id = model_id_for(settings, deadline)
@@ -3173,10 +3180,10 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
             if admission:
                 admission.check(deadline, usage)
             text, written = settle_pending(settings, scope, intent, question.language)
-            save_turn(settings, scope.conversation_id, PastTurn(question.text, text, owner), deadline, request_id)
+            save_turn(settings, scope.conversation_id, PastTurn(question.text, text, asker_id), deadline, request_id)
             return {"answer": text, "truncated": False, "model_id": model_id, "usage": usage.as_dict(),
                     "history_turns": 0, **({"written": written} if written else {})}
-        pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, remembered, owner)
+        pending = (_executor().submit(contextvars.copy_context().run, load_turns, settings, remembered, asker_id)
                    if remembered else None)
         facts = prefetch(settings, extract_names(question.text))
         if admission:
@@ -3193,7 +3200,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
         text += confirmation_request(scope, question.language)
         if remembered:
-            save_turn(settings, remembered, PastTurn(question.text, text, owner), deadline, request_id)
+            save_turn(settings, remembered, PastTurn(question.text, text, asker_id), deadline, request_id)
     finally:
         _WRITE_SCOPE.reset(scoped)
     return {"answer": text, "truncated": reply.truncated, "model_id": model_id, "usage": usage.as_dict(),

@@ -114,8 +114,13 @@ def test_a_yes_from_another_principal_never_commits(stack: dict[str, Any]) -> No
     ask(rest(ADD_PET, "shared-1", STAFF))
     assert ask(rest("yes", "shared-1", OTHER)).startswith("Only the person who proposed this change")
     assert ask(rest("yes", "shared-1")) != "" and pets(stack) == 0  # nor from an anonymous caller
-    assert ask(rest("yes", "shared-1", STAFF)).startswith("There is nothing waiting")  # the turn just after is gone
-    assert pets(stack) == 0
+    # Their turns are not the proposer's: the proposal is still the one just before STAFF's next turn
+    # (a reviewer found a stranger's "yes" silently made it stale).
+    assert ask(rest("yes", "shared-1", STAFF)).startswith("Done:")
+    assert pets(stack) == 1
+    ask(rest(ADD_PET.replace("Bella", "Coco"), "shared-2", STAFF))
+    ask(rest("Who owns Leo?", "shared-2", STAFF))  # the proposer's own next turn asks something else
+    assert ask(rest("yes", "shared-2", STAFF)).startswith("There is nothing waiting")
 
 
 def test_write_groups_restrict_writes_to_named_groups(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
