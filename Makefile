@@ -28,7 +28,8 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 	@echo '  Variables: Q="question" (run, invoke), BEDROCK=aws (run, serve, chat, eval against real Bedrock; set AWS_REGION), PETCLINIC_DB_URL=mysql://...'
 	@echo '             REPLACE_SAMPLE_DATA=1 (run: DROP the PetClinic tables of PETCLINIC_DB_URL and load the sample)'
-	@echo '             WRITES_ENABLED=true (chat, serve: offer the write tools, confirmed first)'
+	@echo '             WRITES_ENABLED=true (chat, serve: offer the write tools, confirmed first), PORT=8080 (serve)'
+	@echo '             LAMBDA_RUNTIME=python3.13 (package, plan: the runtime the .pyc is built for; default from terraform.tfvars/variables.tf)'
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +91,7 @@ init: ## terraform init with backend.config
 	$(TF_ENV) $(TF) init -backend-config=backend.config
 
 plan: package ## Build the zip, then terraform plan with terraform.tfvars
+	@[ -f .terraform/terraform.tfstate ] || { echo "make plan: run 'make init' first (the S3 backend in backend.config needs AWS credentials)" >&2; exit 1; }
 	$(TF_ENV) $(TF) plan -var-file=terraform.tfvars -out=tfplan
 
 apply: ## terraform apply the saved plan (run `make plan` first)
