@@ -1449,6 +1449,9 @@ class Admission:
             _limits_failed("charge", err, usage)
             return
         usage.daily_tokens = totals[0]
+        if totals[0] is not None:  # a reading as fresh as a GetItem's, for the cap's grace (Admission)
+            global _last_budget
+            _last_budget = (_day(self.now)[0], totals[0], self.now)
 
     def _check_budget(self, used: Any, usage: Usage) -> None:
         day, left_today = _day(self.now)
