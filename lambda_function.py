@@ -1432,6 +1432,7 @@ class Admission:
     def charge(self, usage: Usage, deadline: Deadline) -> None:
         """After the answer: the tokens go to the day's count and to the client's day window, side by
         side; the day's total becomes the DailyTokens metric."""
+        global _last_budget
         tokens = usage.input_tokens + usage.output_tokens
         budget_s = min(MEMORY_CALL_S, deadline.budget_s(200))
         if tokens <= 0 or budget_s < 1:
@@ -1449,8 +1450,7 @@ class Admission:
             _limits_failed("charge", err, usage)
             return
         usage.daily_tokens = totals[0]
-        if totals[0] is not None:  # a reading as fresh as a GetItem's, for the cap's grace (Admission)
-            global _last_budget
+        if totals[0] is not None:  # a reading as fresh as a GetItem's, for the cap's grace
             _last_budget = (_day(self.now)[0], totals[0], self.now)
 
     def _check_budget(self, used: Any, usage: Usage) -> None:
