@@ -30,7 +30,8 @@ import threading
 import time
 import uuid
 import zipfile
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -249,8 +250,25 @@ def filled_history(meter: Meter, alphabet: str) -> dict[str, Any]:
 def memory_overhead(question: str, runs: int, model_time: list[float]) -> dict[str, float]:
     """Handler time (model excluded) for the same question, memory off (no conversation_id) and on
     (a new conversation each run: one Query beside the prefetch, one PutItem after the answer)."""
-    timings: dict[str, list[float]] = {"load": [], "save": []}
-    real = {"load": lf.load_turns, "save": lf.save_turn}
+    with timed_calls("load_turns", "save_turn") as timings:
+        off, on = [], []
+        for _ in range(2):  # warm-up: the DynamoDB client, moto's first requests
+            timed_handler(question, model_time, direct_event(question, uuid.uuid4().hex))
+        for values in timings.values():
+            values.clear()
+        for _ in range(runs):  # interleaved, so drift hits both alike
+            off.append(timed_handler(question, model_time, direct_event(question, None)))
+            on.append(timed_handler(question, model_time, direct_event(question, uuid.uuid4().hex)))
+    return {"off_p50": statistics.median(off), "on_p50": statistics.median(on), "off_p95": percentile(off, 0.95),
+            "on_p95": percentile(on, 0.95), "load_p50": statistics.median(timings["load_turns"]),
+            "save_p50": statistics.median(timings["save_turn"])}
+
+
+@contextmanager
+def timed_calls(*names: str) -> Iterator[dict[str, list[float]]]:
+    """Replace lambda_function's ``names`` with wrappers that record each call's ms; restored on exit."""
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    real = {name: getattr(lf, name) for name in names}
 
     def timed(name: str) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -261,21 +279,13 @@ def memory_overhead(question: str, runs: int, model_time: list[float]) -> dict[s
                 timings[name].append((time.perf_counter() - begun) * 1000)
         return wrapper
 
-    lf.load_turns, lf.save_turn = timed("load"), timed("save")  # type: ignore[assignment]
+    for name in names:
+        setattr(lf, name, timed(name))
     try:
-        off, on = [], []
-        for _ in range(2):  # warm-up: the DynamoDB client, moto's first requests
-            timed_handler(question, model_time, direct_event(question, uuid.uuid4().hex))
-        timings["load"].clear()
-        timings["save"].clear()
-        for _ in range(runs):  # interleaved, so drift hits both alike
-            off.append(timed_handler(question, model_time, direct_event(question, None)))
-            on.append(timed_handler(question, model_time, direct_event(question, uuid.uuid4().hex)))
+        yield timings
     finally:
-        lf.load_turns, lf.save_turn = real["load"], real["save"]  # type: ignore[assignment]
-    return {"off_p50": statistics.median(off), "on_p50": statistics.median(on), "off_p95": percentile(off, 0.95),
-            "on_p95": percentile(on, 0.95), "load_p50": statistics.median(timings["load"]),
-            "save_p50": statistics.median(timings["save"])}
+        for name, function in real.items():
+            setattr(lf, name, function)
 
 
 def rest_event(question: str, conversation_id: str) -> dict[str, Any]:
@@ -288,40 +298,26 @@ def rest_event(question: str, conversation_id: str) -> dict[str, Any]:
 
 def limits_overhead(question: str, runs: int, model_time: list[float]) -> dict[str, float]:
     """Handler time (model excluded) with memory on, the limits off and on (limits high enough never to
-    refuse): on, three window UpdateItems and the budget's GetItem run beside the prefetch, and one
-    UpdateItem adds the tokens after the answer."""
-    with_limits = lf.settings_once()._replace(client_per_minute=10**5, client_per_day=10**7,
-                                              conversation_per_minute=10**5, daily_token_cap=10**10)
+    refuse): on, three window UpdateItems and the budget's GetItem run beside the prefetch, and two
+    UpdateItems add the tokens after the answer (the day's total, the client's day window)."""
+    with_limits = lf.settings_once()._replace(client_per_minute=10**5, client_per_day=lf.MAX_CLIENT_PER_DAY,
+                                              client_tokens_per_day=10**10, conversation_per_minute=10**5,
+                                              daily_token_cap=10**10)
     without = with_limits._replace(limits_table="")
-    timings: dict[str, list[float]] = {"count_request": [], "read_budget": [], "charge_tokens": []}
-    real = {name: getattr(lf, name) for name in timings}
-
-    def timed(name: str) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            begun = time.perf_counter()
-            try:
-                return real[name](*args, **kwargs)
-            finally:
-                timings[name].append((time.perf_counter() - begun) * 1000)
-        return wrapper
-
-    for name in timings:
-        setattr(lf, name, timed(name))
     try:
-        off, on = [], []
-        for settings in (with_limits, without):  # warm-up
-            lf._settings = settings
-            timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex))
-        for values in timings.values():
-            values.clear()
-        for _ in range(runs):
-            lf._settings = without
-            off.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
-            lf._settings = with_limits
-            on.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
+        with timed_calls("count_request", "read_budget", "charge_tokens") as timings:
+            off, on = [], []
+            for settings in (with_limits, without):  # warm-up
+                lf._settings = settings
+                timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex))
+            for values in timings.values():
+                values.clear()
+            for _ in range(runs):
+                lf._settings = without
+                off.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
+                lf._settings = with_limits
+                on.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
     finally:
-        for name, function in real.items():
-            setattr(lf, name, function)
         lf._settings = None
     return {"off_p50": statistics.median(off), "on_p50": statistics.median(on), "off_p95": percentile(off, 0.95),
             "on_p95": percentile(on, 0.95), **{f"{name}_p50": statistics.median(values)
@@ -669,7 +665,8 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
             f"\"{QUESTIONS[0][1]}\" as an anonymous API Gateway request, memory on, a new conversation each run): "
             "off = no `LIMITS_TABLE`; on = every limit on (set high enough never to refuse), so three window "
             "`UpdateItem`s (client per minute, client per day, conversation) and the budget's `GetItem` beside "
-            "the prefetch, and one `UpdateItem` adding the tokens after the answer. Each call timed inside the "
+            "the prefetch, and two `UpdateItem`s side by side adding the tokens after the answer (the day's total, "
+            "the client's day window). Each call timed inside the "
             "handler. Against moto's local server, not DynamoDB.", "",
             "| owners | limits off p50/p95 ms | limits on p50/p95 ms | added p50 ms | window UpdateItem p50 ms | "
             "budget GetItem p50 ms | tokens UpdateItem p50 ms |", "|---:|---:|---:|---:|---:|---:|---:|"]
