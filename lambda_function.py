@@ -661,6 +661,9 @@ class Principal(NamedTuple):
         return f"{self.kind}:{self.id}"
 
 
+OPERATOR = Principal("invoke", DIRECT_PRINCIPAL)  # who a direct invoke is (label invoke:lambda-invoke)
+
+
 class Asker(NamedTuple):
     """Who the limits count and who may write: the principal when signed in, else the client address."""
 
@@ -720,7 +723,7 @@ def principal_of(event: Any, call: Call, settings: Settings) -> Principal | None
         # like an HTTP request: API Gateway's proxy integration and the ALB always write
         # requestContext, so such an event came through something else (a pass-through mapping).
         http_shaped = any(key in event for key in ("httpMethod", "headers", "multiValueHeaders", "rawPath", "routeKey"))
-        return None if http_shaped else Principal("invoke", DIRECT_PRINCIPAL)
+        return None if http_shaped else OPERATOR
     context = event["requestContext"]
     if not isinstance(context, dict):
         return None
@@ -1441,8 +1444,8 @@ class Admission:
             return
         day_ends = int(self.now) + _day(self.now)[1]
         counters = [(_budget_key(self.now), day_ends + 86_400)]
-        counters += [({"pk": {"S": _slot(w, self.now)[0]}}, _slot(w, self.now)[1] + WINDOW_GRACE_S)
-                     for w in self.windows if w.tokens]
+        for key, ends in (_slot(w, self.now) for w in self.windows if w.tokens):
+            counters.append(({"pk": {"S": key}}, ends + WINDOW_GRACE_S))
         try:
             totals = run_concurrently([partial(charge_tokens, self.settings, key, tokens, expires, usage, budget_s)
                                        for key, expires in counters])
@@ -2376,7 +2379,7 @@ _LENGTHS = {"first_name": 30, "last_name": 30, "address": 255, "city": 80, "name
 class WriteScope:
     """The request that may propose a write: its conversation, its id, and what it proposed (one at most)."""
 
-    def __init__(self, conversation_id: str, request_id: str, principal: str = DIRECT_PRINCIPAL,
+    def __init__(self, conversation_id: str, request_id: str, principal: str = OPERATOR.label,
                  asker_id: str = "") -> None:
         self.conversation_id, self.request_id, self.principal = conversation_id, request_id, principal
         self.asker_id = asker_id  # whose turns it reads (Memory)
@@ -3169,7 +3172,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
     With writes on (not a GET, and an authenticated principal allowed to write), a plain "yes"/"no"
     settles the conversation's pending write without the model; a proposal the model makes is
     appended to the answer as stored."""
-    asker = asker or Asker(Principal("invoke", DIRECT_PRINCIPAL), None)
+    asker = asker or Asker(OPERATOR, None)
     usage, asker_id = usage or Usage(), turn_asker_id(asker)  # whose turns this request reads and stores
     remembered = conversation_id if settings.memory else None  # the conversation whose turns are stored
     writer = asker.principal if may_write and settings.writes_enabled and asker.may_write(settings) else None
