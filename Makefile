@@ -78,7 +78,7 @@ bench: $(VENV)/.installed $(LAMBDA_VENV)/.installed ## Measure size, calls, over
 eval: $(VENV)/.installed ## Grounding, false "not found", bytes and calls over eval/questions.jsonl; writes eval/results.md (BEDROCK=aws: real answers, tokens, cost)
 	$(PY) eval/eval.py --bedrock $(BEDROCK)
 
-package: ## Build build/lambda_function.zip (lambda_function.py + its .pyc for the runtime) and its stamp; Terraform deploys it
+package: ## Build build/lambda_function.zip (lambda_function.py, genai/ and every .pyc for the runtime) and its stamp; Terraform deploys it
 	$(PYTHON) local/package.py build/lambda_function.zip
 
 docs: $(VENV)/.installed ## Regenerate the README's Terraform inputs/outputs tables

@@ -184,15 +184,21 @@ resource "aws_cloudwatch_log_group" "this" {
 ###############################################################################
 
 # The deployment package is built by `make package` (`make plan` runs it first), not by an
-# archive_file: the zip holds lambda_function.py and its .pyc compiled by the runtime's own Python
-# (local/package.py), which Terraform cannot do. The stamp beside the zip records what it was built
-# from; a missing, stale or other-runtime build fails the plan instead of deploying it.
+# archive_file: the zip holds lambda_function.py, the genai/ package and their .pyc compiled by the
+# runtime's own Python (local/package.py), which Terraform cannot do. The stamp beside the zip records
+# what it was built from: the sha256 of a manifest of every shipped source ("<sha256>  <path>" lines,
+# sorted by path, as local/package.py's sources_manifest writes it); a missing, stale or
+# other-runtime build fails the plan instead of deploying it.
 locals {
-  package_zip   = "${path.module}/build/lambda_function.zip"
-  package_stamp = try(jsondecode(file("${path.module}/build/lambda_function.json")), {})
+  package_zip     = "${path.module}/build/lambda_function.zip"
+  package_stamp   = try(jsondecode(file("${path.module}/build/lambda_function.json")), {})
+  package_sources = sort(setunion(fileset(path.module, "lambda_function.py"), fileset(path.module, "genai/*.py")))
+  package_manifest = join("", [
+    for name in local.package_sources : "${filesha256("${path.module}/${name}")}  ${name}\n"
+  ])
   package_fresh = alltrue([
     try(local.package_stamp.runtime, "") == var.lambda_runtime,
-    try(local.package_stamp.source_sha256, "") == try(filesha256("${path.module}/lambda_function.py"), "none"),
+    try(local.package_stamp.sources_sha256, "") == sha256(local.package_manifest),
     try(local.package_stamp.zip_sha256, "") == try(filesha256(local.package_zip), "none"),
   ])
 }
@@ -236,7 +242,7 @@ resource "aws_lambda_function" "this" {
   lifecycle {
     precondition {
       condition     = local.package_fresh
-      error_message = "build/lambda_function.zip is missing, or was not built from this lambda_function.py for ${var.lambda_runtime} (its stamp build/lambda_function.json disagrees): run make package (make plan runs it first)."
+      error_message = "build/lambda_function.zip is missing, or was not built from these sources (lambda_function.py, genai/*.py) for ${var.lambda_runtime} (its stamp build/lambda_function.json disagrees): run make package (make plan runs it first)."
     }
     precondition {
       condition     = local.vpc_id != null && length(coalesce(local.subnet_ids, [])) > 0

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
 import lambda_function as lf  # noqa: E402
+from genai import clients, config, facts, limits, memory, model, tools, understanding  # noqa: E402
 from local import dataapi, package  # noqa: E402
 from local.run import FakeContext, local_endpoints, seed_event  # noqa: E402
 
@@ -60,7 +61,7 @@ CONVERSATION = ("Who owns Leo?", "Which vets do surgery?", "How many pets of eac
 CONTEXT_WINDOW_TOKENS = 200_000  # Claude 3 Sonnet, the seed's model
 TARGETS = {"first_request_bytes": 8 * 1024, "growth": 1.5, "named_round_trips": 1, "named_data_calls": 3,
            "stub_p50_ms": 5.0, "import_ms": 30.0, "import_ratio": 3.0, "zip_bytes": 256 * 1024, "generate_s": 60.0,
-           "turn5_bytes": 8 * 1024 + 6 * 1024}  # the facts' target plus lf.HISTORY_MAX_BYTES
+           "turn5_bytes": 8 * 1024 + 6 * 1024}  # the facts' target plus memory.HISTORY_MAX_BYTES
 
 
 def estimate_tokens(text: str) -> int:
@@ -91,10 +92,10 @@ class Meter:
         self.rds_largest = 0
 
     def attach(self) -> None:
-        events_b = lf.client("bedrock-runtime").meta.events
+        events_b = clients.client("bedrock-runtime").meta.events
         events_b.register("before-send.bedrock-runtime.Converse", self._bedrock_sent)
         events_b.register("after-call.bedrock-runtime.Converse", self._bedrock_reply)
-        events_r = lf.client("rds-data").meta.events
+        events_r = clients.client("rds-data").meta.events
         events_r.register("provide-client-params.rds-data.ExecuteStatement", self._rds_params)
         events_r.register("after-call.rds-data.ExecuteStatement", self._rds_reply)
 
@@ -180,13 +181,13 @@ def seed_data_api(arns: dict[str, str]) -> str:
     """The seed's two SELECTs through the (local) Data API: ok, or refused over the 1 MiB limit."""
     for sql in ("SELECT id, first_name, last_name, city FROM owners", "SELECT id, name, birth_date, owner_id FROM pets"):
         try:
-            lf.client("rds-data").execute_statement(**arns, sql=sql, includeResultMetadata=True)
+            clients.client("rds-data").execute_statement(**arns, sql=sql, includeResultMetadata=True)
         except lf.ClientError as err:  # the local endpoint enforces the Data API's 1 MiB result limit
             return "refused (> 1 MiB)" if "size limit" in str(err) else "error"
     return "ok"
 
 
-def worst_case_results(settings: lf.Settings, db_path: Path, meter: Meter) -> int:
+def worst_case_results(settings: config.Settings, db_path: Path, meter: Meter) -> int:
     """Largest Data API result from the broadest calls the tools and prefetch allow."""
     conn = sqlite3.connect(db_path)
     busiest = conn.execute("SELECT p.owner_id FROM visits v JOIN pets p ON p.id = v.pet_id GROUP BY p.owner_id "
@@ -194,13 +195,13 @@ def worst_case_results(settings: lf.Settings, db_path: Path, meter: Meter) -> in
     common = conn.execute("SELECT name FROM pets GROUP BY name ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
     conn.close()
     meter.reset()
-    lf.tool_get_owner(settings, {"owner_id": busiest})
-    lf.tool_search_visits(settings, {"limit": 50})
-    lf.tool_search_owners(settings, {"city": "서울", "limit": 50})
-    lf.tool_search_pets(settings, {"name": common, "limit": 50})
-    lf.tool_list_vets(settings, {"limit": 50})
-    lf.tool_aggregate(settings, {"metric": "owners_per_city", "limit": 50})
-    lf.prefetch(settings, lf.extract_names(f"{common} Kim Smith 서울 Madison cat dog surgery"))
+    tools.tool_get_owner(settings, {"owner_id": busiest})
+    tools.tool_search_visits(settings, {"limit": 50})
+    tools.tool_search_owners(settings, {"city": "서울", "limit": 50})
+    tools.tool_search_pets(settings, {"name": common, "limit": 50})
+    tools.tool_list_vets(settings, {"limit": 50})
+    tools.tool_aggregate(settings, {"metric": "owners_per_city", "limit": 50})
+    facts.prefetch(settings, understanding.extract_names(f"{common} Kim Smith 서울 Madison cat dog surgery"))
     return meter.rds_largest
 
 
@@ -226,16 +227,16 @@ def filled_history(meter: Meter, alphabet: str) -> dict[str, Any]:
     """The 5th turn with 4 stored turns filled up to HISTORY_MAX_BYTES of text (UTF-8), in one script:
     the bound's worst case. botocore writes the request with json.dumps, so a Hangul character
     (3 bytes of UTF-8) travels as a 6-byte \\uXXXX escape."""
-    table = lf.settings_once().conversation_table
+    table = config.settings_once().conversation_table
     conversation_id = uuid.uuid4().hex
     width = len(alphabet[0].encode())
-    per_turn = lf.HISTORY_MAX_BYTES // 4 // width - 1  # characters of question + answer per turn
-    dynamodb = lf.client("dynamodb")
+    per_turn = memory.HISTORY_MAX_BYTES // 4 // width - 1  # characters of question + answer per turn
+    dynamodb = clients.client("dynamodb")
     now = time.time()
     for turn in range(4):
         text = (alphabet * per_turn)[:per_turn]
         dynamodb.put_item(TableName=table, Item={
-            "conversation_id": {"S": conversation_id}, "item": {"S": f"{lf.TURN_PREFIX}{int(now * 1000) + turn:013d}#b"},
+            "conversation_id": {"S": conversation_id}, "item": {"S": f"{memory.TURN_PREFIX}{int(now * 1000) + turn:013d}#b"},
             "question": {"S": text[:60]}, "answer": {"S": text[60:]}, "expires_at": {"N": str(int(now) + 3600)}})
     meter.reset()
     response = lf.lambda_handler(direct_event(QUESTIONS[0][1], conversation_id), FakeContext())
@@ -250,7 +251,7 @@ def filled_history(meter: Meter, alphabet: str) -> dict[str, Any]:
 def memory_overhead(question: str, runs: int, model_time: list[float]) -> dict[str, float]:
     """Handler time (model excluded) for the same question, memory off (no conversation_id) and on
     (a new conversation each run: one Query beside the prefetch, one PutItem after the answer)."""
-    with timed_calls("load_turns", "save_turn") as timings:
+    with timed_calls(memory, "load_turns", "save_turn") as timings:
         off, on = [], []
         for _ in range(2):  # warm-up: the DynamoDB client, moto's first requests
             timed_handler(question, model_time, direct_event(question, uuid.uuid4().hex))
@@ -265,10 +266,10 @@ def memory_overhead(question: str, runs: int, model_time: list[float]) -> dict[s
 
 
 @contextmanager
-def timed_calls(*names: str) -> Iterator[dict[str, list[float]]]:
-    """Replace lambda_function's ``names`` with wrappers that record each call's ms; restored on exit."""
+def timed_calls(owner: Any, *names: str) -> Iterator[dict[str, list[float]]]:
+    """Replace the owning module's ``names`` with wrappers that record each call's ms; restored on exit."""
     timings: dict[str, list[float]] = {name: [] for name in names}
-    real = {name: getattr(lf, name) for name in names}
+    real = {name: getattr(owner, name) for name in names}
 
     def timed(name: str) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -280,12 +281,12 @@ def timed_calls(*names: str) -> Iterator[dict[str, list[float]]]:
         return wrapper
 
     for name in names:
-        setattr(lf, name, timed(name))
+        setattr(owner, name, timed(name))
     try:
         yield timings
     finally:
         for name, function in real.items():
-            setattr(lf, name, function)
+            setattr(owner, name, function)
 
 
 def rest_event(question: str, conversation_id: str) -> dict[str, Any]:
@@ -300,25 +301,25 @@ def limits_overhead(question: str, runs: int, model_time: list[float]) -> dict[s
     """Handler time (model excluded) with memory on, the limits off and on (limits high enough never to
     refuse): on, three window UpdateItems and the budget's GetItem run beside the prefetch, and two
     UpdateItems add the tokens after the answer (the day's total, the client's day window)."""
-    with_limits = lf.settings_once()._replace(client_per_minute=10**5, client_per_day=lf.MAX_CLIENT_PER_DAY,
+    with_limits = config.settings_once()._replace(client_per_minute=10**5, client_per_day=config.MAX_CLIENT_PER_DAY,
                                               client_tokens_per_day=10**10, conversation_per_minute=10**5,
                                               daily_token_cap=10**10)
     without = with_limits._replace(limits_table="")
     try:
-        with timed_calls("count_request", "read_budget", "charge_tokens") as timings:
+        with timed_calls(limits, "count_request", "read_budget", "charge_tokens") as timings:
             off, on = [], []
             for settings in (with_limits, without):  # warm-up
-                lf._settings = settings
+                config._settings = settings
                 timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex))
             for values in timings.values():
                 values.clear()
             for _ in range(runs):
-                lf._settings = without
+                config._settings = without
                 off.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
-                lf._settings = with_limits
+                config._settings = with_limits
                 on.append(timed_handler(question, model_time, rest_event(question, uuid.uuid4().hex)))
     finally:
-        lf._settings = None
+        config._settings = None
     return {"off_p50": statistics.median(off), "on_p50": statistics.median(on), "off_p95": percentile(off, 0.95),
             "on_p95": percentile(on, 0.95), **{f"{name}_p50": statistics.median(values)
                                                 for name, values in timings.items()}}
@@ -340,24 +341,24 @@ def timing_converse(real: Any, model_time: list[float]) -> Any:
 def measure_memory(db_path: Path, runs: int) -> dict[str, Any]:
     """The same database with memory on: the 5th turn's first request and the memory's time."""
     with local_endpoints(f"sqlite:///{db_path}", load=False, memory=True, limits=True):
-        lf._clients.clear()
-        lf._settings = None
+        clients._clients.clear()
+        config._settings = None
         meter = Meter()
         meter.attach()
         model_time: list[float] = []
-        real_converse = lf._converse
-        lf._converse = timing_converse(real_converse, model_time)
-        lf._settings = lf.settings_once()._replace(limits_table="")  # memory alone; limits_overhead turns them on
+        real_converse = model._converse
+        model._converse = timing_converse(real_converse, model_time)
+        config._settings = config.settings_once()._replace(limits_table="")  # memory alone; limits_overhead turns them on
         try:
             result = {"turn5": conversation_turn5(meter), "filled_hangul": filled_history(meter, "가나다라마바사"),
                       "filled_ascii": filled_history(meter, "abcdefg"),
                       "overhead": memory_overhead(QUESTIONS[0][1], runs, model_time)}
-            lf._settings = None
+            config._settings = None
             result["limits"] = limits_overhead(QUESTIONS[0][1], runs, model_time)
         finally:
-            lf._converse = real_converse
-            lf._clients.clear()
-            lf._settings = None
+            model._converse = real_converse
+            clients._clients.clear()
+            config._settings = None
     return result
 
 
@@ -372,14 +373,14 @@ def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
                   for table in ("owners", "pets", "visits", "vets")}
     result: dict[str, Any] = {"owners": owners, "counts": counts, "generate_s": generate_s, "questions": {}}
     with local_endpoints(f"sqlite:///{db_path}", load=False):
-        lf._clients.clear()
-        lf._settings = None
+        clients._clients.clear()
+        config._settings = None
         meter = Meter()
         meter.attach()
-        settings = lf.settings_once()
+        settings = config.settings_once()
         model_time: list[float] = []
-        real_converse = lf._converse
-        lf._converse = timing_converse(real_converse, model_time)
+        real_converse = model._converse
+        model._converse = timing_converse(real_converse, model_time)
         try:
             for label, question, named in QUESTIONS:
                 timed_handler(question, model_time)  # warm-up: connections, SQLite page cache
@@ -401,23 +402,23 @@ def measure_size(owners: int, runs: int, stub_runs: int) -> dict[str, Any]:
             result["seed"] = {**seed_baseline(db_path), "data_api": seed_data_api(arns)}
             replies_by_sql = dict(meter.rds_replies)
         finally:
-            lf._converse = real_converse
+            model._converse = real_converse
         # Pure handler overhead: the same questions against in-process stub clients.
-        real_client = lf.client
+        real_client = clients.client
         try:
             for label, question, _ in QUESTIONS:
                 stats = result["questions"][label]
                 stubs = {"rds-data": StubRds(replies_by_sql), "bedrock-runtime": StubBedrock(stats.pop("replies"))}
-                lf.client = lambda service, budget_s=0.0, stubs=stubs: stubs[service]  # type: ignore[assignment]
+                clients.client = lambda service, budget_s=0.0, stubs=stubs: stubs[service]  # type: ignore[assignment]
                 samples = []
                 for _ in range(stub_runs):
                     stubs["bedrock-runtime"].index = 0
                     samples.append(timed_handler(question, []))
                 stats.update(stub_p50=statistics.median(samples), stub_p95=percentile(samples, 0.95))
         finally:
-            lf.client = real_client  # type: ignore[assignment]
-        lf._clients.clear()
-        lf._settings = None
+            clients.client = real_client  # type: ignore[assignment]
+        clients._clients.clear()
+        config._settings = None
     result["memory"] = measure_memory(db_path, runs)
     db_path.unlink()
     tmp.rmdir()
@@ -598,7 +599,7 @@ def explain_sqlite(owners: int = 10_000) -> list[str]:
         generate.load(dataapi.SqliteBackend(path), owners)
         conn = sqlite3.connect(path)
         lines = []
-        statements = lf._prefetch_sql(lf.extract_names("Who owns Leo in Madison?"))
+        statements = facts._prefetch_sql(understanding.extract_names("Who owns Leo in Madison?"))
         for label, (sql, params) in zip(("pets", "owners and vets", "counts"), statements.values()):
             plan = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
             lines.append(f"{label}: " + "; ".join(row[-1] for row in plan))
@@ -638,7 +639,7 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
             f"The first Bedrock request at the 5th turn of one conversation (direct invokes with one "
             f"`conversation_id`: {' / '.join(CONVERSATION)}), the stand-in's answers as history; the same last "
             f"question without history is the \"named, ko\" row above. *Filled*: four stored turns of "
-            f"question + answer text filling {lf.HISTORY_MAX_BYTES:,} B of UTF-8 in one script (the handler keeps the newest "
+            f"question + answer text filling {memory.HISTORY_MAX_BYTES:,} B of UTF-8 in one script (the handler keeps the newest "
             f"within `HISTORY_MAX_BYTES` as the request carries them), "
             f"then the same question: the bound's worst case. Bound checked: "
             f"{TARGETS['turn5_bytes']:,} B (8 KB facts target + 6 KiB history).", "",

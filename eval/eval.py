@@ -125,14 +125,16 @@ def language_ok(answer: str, lang: str) -> bool:
 class Capture:
     """What crosses the handler's boto3 clients (botocore event hooks)."""
 
-    def __init__(self, lf: Any) -> None:
+    def __init__(self) -> None:
+        from genai import clients
+
         self.bedrock: list[bytes] = []
         self.replies: list[dict[str, Any]] = []
         self.data_calls = 0
-        bedrock = lf.client("bedrock-runtime").meta.events
+        bedrock = clients.client("bedrock-runtime").meta.events
         bedrock.register("before-send.bedrock-runtime.Converse", self._sent)
         bedrock.register("after-call.bedrock-runtime.Converse", self._reply)
-        lf.client("rds-data").meta.events.register("after-call.rds-data.ExecuteStatement", self._data)
+        clients.client("rds-data").meta.events.register("after-call.rds-data.ExecuteStatement", self._data)
 
     def reset(self) -> None:
         self.bedrock, self.replies, self.data_calls = [], [], 0
@@ -150,23 +152,24 @@ class Capture:
 def run(questions: list[dict[str, Any]], bedrock: str, db_url: str | None, transliterate: bool = True) -> dict[str, Any]:
     """``transliterate=False`` measures the handler with its Hangul/Latin transliteration switched off."""
     import lambda_function as lf
+    from genai import clients, config, profiles, understanding
 
-    saved = lf.hangul_to_latin, lf.latin_to_hangul
+    saved = understanding.hangul_to_latin, understanding.latin_to_hangul
     with local_endpoints(db_url, bedrock, memory=True) as stack:
         try:
             if not transliterate:
-                lf.hangul_to_latin, lf.latin_to_hangul = (lambda word: []), (lambda word: None)
-            lf._clients.clear()
-            lf._settings = None
-            capture = Capture(lf)
+                understanding.hangul_to_latin, understanding.latin_to_hangul = (lambda word: []), (lambda word: None)
+            clients._clients.clear()
+            config._settings = None
+            capture = Capture()
             known = database_names(stack["backend"])
             rows = [ask(lf, capture, question, known) for question in questions]
-            model_id = lf.resolve_model_id(lf.settings_once().model_id, lf.client("bedrock-runtime").meta.region_name or "",
-                                           lf.settings_once().inference_profile)
+            model_id = profiles.resolve_model_id(config.settings_once().model_id, clients.client("bedrock-runtime").meta.region_name or "",
+                                           config.settings_once().inference_profile)
         finally:
-            lf.hangul_to_latin, lf.latin_to_hangul = saved
-            lf._clients.clear()
-            lf._settings = None
+            understanding.hangul_to_latin, understanding.latin_to_hangul = saved
+            clients._clients.clear()
+            config._settings = None
     return {"rows": rows, "bedrock": bedrock, "model_id": model_id}
 
 

@@ -1,10 +1,11 @@
-"""Build the deployment zip: lambda_function.py and its bytecode for the Lambda runtime, reproducible.
+"""Build the deployment zip: the handler, its package and their bytecode for the Lambda runtime, reproducible.
 
-`make package` (and `make plan`, which runs it first) writes build/lambda_function.zip with two
-entries, in this order, each dated 1980-01-01 with mode 0644:
+`make package` (and `make plan`, which runs it first) writes build/lambda_function.zip: every shipped
+source file (lambda_function.py and genai/*.py, in sorted order), then each one's .pyc, each entry
+dated 1980-01-01 with mode 0644:
 
-    lambda_function.py
-    __pycache__/lambda_function.cpython-3XY.pyc
+    genai/__init__.py ... genai/writes.py, lambda_function.py
+    genai/__pycache__/__init__.cpython-3XY.pyc ... __pycache__/lambda_function.cpython-3XY.pyc
 
 The .pyc is compiled by the runtime's own Python (python3.13 for lambda_runtime = "python3.13"),
 with PycInvalidationMode.UNCHECKED_HASH: /var/task is read-only, so without it every new Lambda
@@ -12,8 +13,9 @@ instance compiles the 150 KB source before it can answer; an unchecked-hash .pyc
 comparing timestamps (the zip's entries are all dated 1980) or hashing the source. A .pyc of
 another Python version would be ignored silently (its magic number differs), so the build refuses
 to run without the runtime's exact minor version. Beside the zip, build/lambda_function.json (the
-stamp) records the zip's and the source's sha256, the runtime and the magic number; Terraform's
-precondition compares it with lambda_function.py and var.lambda_runtime.
+stamp) records the zip's sha256, the sources' sha256 (of the manifest `sources_manifest()` writes:
+one "<sha256>  <path>" line per shipped source file, sorted by path), the runtime and the magic
+number; Terraform's precondition computes the same manifest from the files and compares.
 
 Standard library only: it runs with the system python3 before any virtual environment exists.
     python3 local/package.py [--runtime python3.13] [--source-only] [target.zip]
@@ -35,19 +37,21 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULE = ROOT / "lambda_function.py"
+PACKAGE = "genai"  # the package beside the handler; every genai/*.py ships
 DEFAULT_ZIP = ROOT / "build" / "lambda_function.zip"
 DATE = (1980, 1, 1, 0, 0, 0)
 _RUNTIME_RE = re.compile(r"python(3\.\d{1,2})")
 _ASSIGN_RE = re.compile(r'^\s*lambda_runtime\s*=\s*"([^"]+)"', re.M)
 _DEFAULT_RE = re.compile(r'variable\s+"lambda_runtime"\s*\{[^}]*?default\s*=\s*"([^"]+)"', re.S)
 
-# Run by the runtime's interpreter: compile the source as Lambda will find it (/var/task/lambda_function.py
-# imported as lambda_function), print the .pyc's name and the interpreter's magic number and version.
+# Run by the runtime's interpreter: compile each source as Lambda will find it (/var/task/<path>, named by
+# its path in the zip), print the interpreter's cache tag, magic number and version.
 _COMPILE = """
 import importlib.util, platform, py_compile, sys
-py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile="lambda_function.py", doraise=True, optimize=0,
-                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+root, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+for i, name in enumerate(names):
+    py_compile.compile(root + "/" + name, cfile=out + "/" + str(i), dfile=name, doraise=True, optimize=0,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 print(sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex(), platform.python_version())
 """
 
@@ -150,16 +154,32 @@ def find_python(runtime: str, install: bool = True) -> str:
         f"`make package` again. Nothing was built: a .pyc from another Python version would be ignored by Lambda.")
 
 
-def compile_module(python: str, source: Path) -> tuple[str, bytes, str, str]:
-    """(the .pyc's path in the zip, its bytes, the magic number in hex, the full Python version)."""
+def sources(root: Path = ROOT) -> list[str]:
+    """Every shipped source file, as a path relative to root, sorted: the handler and its package."""
+    return sorted(["lambda_function.py", *(f"{PACKAGE}/{p.name}" for p in (root / PACKAGE).glob("*.py"))])
+
+
+def sources_manifest(root: Path = ROOT) -> str:
+    """One "<sha256>  <path>" line per shipped source (sha256sum's format); Terraform builds the same text."""
+    return "".join(f"{hashlib.sha256((root / name).read_bytes()).hexdigest()}  {name}\n" for name in sources(root))
+
+
+def pyc_name(source: str, cache_tag: str) -> str:
+    """'genai/model.py' -> 'genai/__pycache__/model.cpython-313.pyc' (where the runtime looks for it)."""
+    folder, _, file = source.rpartition("/")
+    return (f"{folder}/" if folder else "") + f"__pycache__/{file.removesuffix('.py')}.{cache_tag}.pyc"
+
+
+def compile_sources(python: str, names: list[str], root: Path = ROOT) -> tuple[list[tuple[str, bytes]], str, str, str]:
+    """([(each .pyc's path in the zip, its bytes)], the cache tag, the magic number in hex, the full Python version)."""
     with tempfile.TemporaryDirectory(prefix="petclinic-pyc-") as tmp:
-        out = Path(tmp) / "lambda_function.pyc"
-        done = subprocess.run([python, "-c", _COMPILE, str(source), str(out)], env=_child_env(), capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run([python, "-c", _COMPILE, str(root), tmp, *names], env=_child_env(), capture_output=True,
+                              text=True, timeout=300)
         if done.returncode != 0:
-            raise BuildError(f"{python} could not compile {source.name}: {done.stderr.strip()}")
+            raise BuildError(f"{python} could not compile the sources: {done.stderr.strip()}")
         cache_tag, magic, full_version = done.stdout.split()
-        return f"__pycache__/lambda_function.{cache_tag}.pyc", out.read_bytes(), magic, full_version
+        pycs = [(pyc_name(name, cache_tag), (Path(tmp) / str(i)).read_bytes()) for i, name in enumerate(names)]
+        return pycs, cache_tag, magic, full_version
 
 
 def _entry(name: str) -> zipfile.ZipInfo:
@@ -178,16 +198,17 @@ def build(target: str | Path = DEFAULT_ZIP, runtime: str | None = None, source_o
           python: str | None = None, install: bool = True) -> Path:
     """Write the zip (and, unless source_only, its stamp) and return its path."""
     target = ROOT / target if not Path(target).is_absolute() else Path(target)
-    source = MODULE.read_bytes()
-    entries = [("lambda_function.py", source)]
+    names = sources()
+    entries = [(name, (ROOT / name).read_bytes()) for name in names]
     stamp: dict[str, str] = {}
     if not source_only:
         runtime = runtime or runtime_from_terraform()
         python = python or find_python(runtime, install=install)
-        name, pyc, magic, full_version = compile_module(python, MODULE)
-        entries.append((name, pyc))
-        stamp = {"runtime": runtime, "python": full_version, "magic": magic, "pyc": name,
-                 "source_sha256": hashlib.sha256(source).hexdigest()}
+        pycs, cache_tag, magic, full_version = compile_sources(python, names)
+        entries += pycs
+        stamp = {"runtime": runtime, "python": full_version, "magic": magic, "cache_tag": cache_tag,
+                 "files": str(len(names)),
+                 "sources_sha256": hashlib.sha256(sources_manifest().encode("utf-8")).hexdigest()}
     target.parent.mkdir(parents=True, exist_ok=True)
     stamp_file = stamp_path(target)
     stamp_file.unlink(missing_ok=True)  # a failed build below must not leave an old stamp vouching for it
@@ -205,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", default=str(DEFAULT_ZIP))
     parser.add_argument("--runtime", default=os.environ.get("LAMBDA_RUNTIME") or None,
                         help="python3.X (default: lambda_runtime from terraform.tfvars, else variables.tf)")
-    parser.add_argument("--source-only", action="store_true", help="lambda_function.py alone (for comparison)")
+    parser.add_argument("--source-only", action="store_true", help="the sources alone, no bytecode (for comparison)")
     parser.add_argument("--print-runtime", action="store_true", help="print the runtime the build follows")
     parser.add_argument("--print-python", action="store_true", help="print the runtime's interpreter (install it if needed)")
     args = parser.parse_args(argv)
@@ -223,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     stamp = stamp_path(path)
-    detail = f" ({json.loads(stamp.read_text())['pyc']}, Python {json.loads(stamp.read_text())['python']})" if (
-        not args.source_only and stamp.exists()) else " (source only)"
+    recorded = json.loads(stamp.read_text()) if not args.source_only and stamp.exists() else None
+    detail = (f" ({recorded['files']} sources + their {recorded['cache_tag']} .pyc, Python {recorded['python']})"
+              if recorded else " (source only)")
     print(f"{shown} {path.stat().st_size} bytes{detail}")
     return 0
 

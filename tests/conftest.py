@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import lambda_function  # noqa: E402
+from genai import clients, config  # noqa: E402
 from local import run as local_run  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -28,8 +28,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 @pytest.fixture(autouse=True)
 def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with no cached clients or settings, and fake credentials only."""
-    lambda_function._clients.clear()
-    lambda_function._settings = None
+    clients._clients.clear()
+    config._settings = None
     boto3.DEFAULT_SESSION = None  # it caches credentials between tests
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -39,8 +39,8 @@ def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     yield
-    lambda_function._clients.clear()
-    lambda_function._settings = None
+    clients._clients.clear()
+    config._settings = None
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +58,12 @@ def runtime_python() -> str:
 
 
 @pytest.fixture
-def settings() -> lambda_function.Settings:
-    return lambda_function.Settings(
+def settings() -> config.Settings:
+    return config.Settings(
         db_cluster_arn=local_run.LOCAL_CLUSTER_ARN,
         db_secret_arn=local_run.LOCAL_SECRET_ARN,
         db_name="petclinic",
-        model_id=lambda_function.DEFAULT_MODEL_ID,
+        model_id=config.DEFAULT_MODEL_ID,
         inference_profile="auto",
         max_tool_rounds=3,
         max_output_tokens=512,
@@ -159,6 +159,6 @@ def local_stack(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Both local endpoints on 127.0.0.1 over SQLite or MariaDB; env points boto3 at them."""
     db_url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else None
     with local_run.local_endpoints(db_url, replace=True) as stack:  # a private database: reload it per test
-        lambda_function._clients.clear()
-        lambda_function._settings = None
+        clients._clients.clear()
+        config._settings = None
         yield stack

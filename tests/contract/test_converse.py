@@ -11,6 +11,8 @@ import pytest
 from botocore.stub import Stubber
 
 import lambda_function as lf
+from genai import clients as aws_clients
+from genai import config, facts, model, tools
 from local.run import FakeContext
 
 NO_NAMES = "and the pets?"  # no names, no counts, no vets: no prefetch statements, only tools
@@ -30,13 +32,13 @@ def _tool_use(name: str, args: dict[str, Any], tool_id: str = "tu-1") -> dict[st
 
 
 @pytest.fixture
-def clients(monkeypatch: pytest.MonkeyPatch, settings: lf.Settings) -> dict[str, Any]:
-    monkeypatch.setattr(lf, "_settings", settings)
+def clients(monkeypatch: pytest.MonkeyPatch, settings: config.Settings) -> dict[str, Any]:
+    monkeypatch.setattr(config, "_settings", settings)
     # Anything the Stubbers do not answer goes to a dead loopback port, never to AWS.
     bedrock = boto3.client("bedrock-runtime", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
     rds = boto3.client("rds-data", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
     pinned = {"bedrock-runtime": bedrock, "rds-data": rds}
-    monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: pinned[service])
+    monkeypatch.setattr(aws_clients, "client", lambda service, budget_s=0.0: pinned[service])
     sent: list[dict[str, Any]] = []
     bedrock.meta.events.register("provide-client-params.bedrock-runtime.Converse",
                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
@@ -66,12 +68,12 @@ def test_tool_use_then_answer(clients: dict[str, Any]) -> None:
     result = second[2]["content"][0]["toolResult"]
     assert result["toolUseId"] == "tu-1" and result["status"] == "success"
     assert result["content"][0]["json"]["pets"] == 18
-    assert {t["toolSpec"]["name"] for t in sent[0]["toolConfig"]["tools"]} == set(lf.TOOLS)
+    assert {t["toolSpec"]["name"] for t in sent[0]["toolConfig"]["tools"]} == set(tools.TOOLS)
 
 
 def test_tool_rounds_are_capped(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
-                                settings: lf.Settings) -> None:
-    monkeypatch.setattr(lf, "_settings", settings._replace(max_tool_rounds=2))
+                                settings: config.Settings) -> None:
+    monkeypatch.setattr(config, "_settings", settings._replace(max_tool_rounds=2))
     bedrock, rds, sent = clients["bedrock"], clients["rds"], clients["sent"]
     for i in range(3):
         bedrock.add_response("converse", _reply([_tool_use("aggregate", {"metric": "totals"}, f"tu-{i}")], "tool_use"))
@@ -91,7 +93,7 @@ def test_past_the_token_ceiling_no_more_tools_run(clients: dict[str, Any], then:
     """A question that has spent QUESTION_TOKEN_CEILING runs no further tool: the next call must answer
     (the daily cap's overshoot per question stays about twice the ceiling)."""
     bedrock, rds, sent = clients["bedrock"], clients["rds"], clients["sent"]
-    big = (lf.QUESTION_TOKEN_CEILING - 100, 100)
+    big = (config.QUESTION_TOKEN_CEILING - 100, 100)
     bedrock.add_response("converse", _reply([_tool_use("aggregate", {"metric": "totals"})], "tool_use", big))
     last = _reply([{"text": "18 pets, as far as I got."}], "end_turn") if then == "answer" else \
         _reply([_tool_use("aggregate", {"metric": "totals"}, "tu-2")], "tool_use")
@@ -147,7 +149,7 @@ def test_unknown_tool_name_is_an_error_result(clients: dict[str, Any]) -> None:
 )
 def test_bedrock_errors_map_to_statuses(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                         code: str, status: int, expected: str) -> None:
-    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0)
+    monkeypatch.setattr(model, "MODEL_RETRY_PAUSE_S", 0)
     bedrock = clients["bedrock"]
     arn = "arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.x"
     retried = code in ("ThrottlingException", "ServiceUnavailableException")
@@ -163,7 +165,7 @@ def test_bedrock_errors_map_to_statuses(clients: dict[str, Any], monkeypatch: py
 
 
 def test_throttling_is_retried_once_when_time_allows(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0)
+    monkeypatch.setattr(model, "MODEL_RETRY_PAUSE_S", 0)
     bedrock = clients["bedrock"]
     bedrock.add_client_error("converse", "ThrottlingException", "slow down", 429)
     bedrock.add_response("converse", _reply([{"text": "18 pets."}], "end_turn"))
@@ -174,18 +176,18 @@ def test_throttling_is_retried_once_when_time_allows(clients: dict[str, Any], mo
 
 
 def test_no_retry_when_the_deadline_is_near(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0.5)
+    monkeypatch.setattr(model, "MODEL_RETRY_PAUSE_S", 0.5)
     bedrock = clients["bedrock"]
     bedrock.add_client_error("converse", "ThrottlingException", "slow down", 429)
     with bedrock:
-        response = lf.lambda_handler({"question": NO_NAMES}, FakeContext((lf.MODEL_CALL_RESERVE_MS + 400) / 1000))
+        response = lf.lambda_handler({"question": NO_NAMES}, FakeContext((config.MODEL_CALL_RESERVE_MS + 400) / 1000))
     assert response["statusCode"] == 429
     assert response["headers"]["Retry-After"] == "5"
 
 
 def test_no_model_call_when_the_lambda_is_about_to_time_out(clients: dict[str, Any]) -> None:
     with clients["bedrock"]:
-        context = FakeContext((lf.MODEL_CALL_RESERVE_MS - 1) / 1000)
+        context = FakeContext((config.MODEL_CALL_RESERVE_MS - 1) / 1000)
         response = lf.lambda_handler({"question": NO_NAMES}, context)
     assert response["statusCode"] == 504
     assert json.loads(response["body"])["request_id"] == context.aws_request_id
@@ -198,7 +200,7 @@ def test_unexpected_exception_is_logged_once_and_answered_generically(
     def boom(*_: Any) -> None:
         raise RuntimeError("secret internals arn:aws:rds:x")
 
-    monkeypatch.setattr(lf, "converse_loop", boom)
+    monkeypatch.setattr(model, "converse_loop", boom)
     response = lf.lambda_handler({"question": NO_NAMES}, None)
     assert response["statusCode"] == 500
     assert "secret internals" not in response["body"]
@@ -214,19 +216,19 @@ def test_the_request_carries_the_settings(clients: dict[str, Any]) -> None:
         lf.lambda_handler({"question": NO_NAMES}, None)
     request = sent[0]
     assert request["inferenceConfig"] == {"maxTokens": 512, "temperature": 0}
-    assert request["system"] == [{"text": lf.SYSTEM_PROMPT}]
+    assert request["system"] == [{"text": facts.SYSTEM_PROMPT}]
     assert request["modelId"] == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     specs = {t["toolSpec"]["name"]: t["toolSpec"] for t in request["toolConfig"]["tools"]}
-    assert set(specs) == set(lf.TOOLS)
+    assert set(specs) == set(tools.TOOLS)
     assert specs["aggregate"]["inputSchema"]["json"]["required"] == ["metric"]
 
 
 def test_a_tool_failing_with_a_bug_is_an_error_result(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    def broken(settings: lf.Settings, args: dict[str, Any]) -> dict[str, Any]:
+    def broken(settings: config.Settings, args: dict[str, Any]) -> dict[str, Any]:
         raise KeyError("tel 010-5555-1234")
 
-    monkeypatch.setitem(lf.TOOLS, "aggregate", (broken, *lf.TOOLS["aggregate"][1:]))
+    monkeypatch.setitem(tools.TOOLS, "aggregate", (broken, *tools.TOOLS["aggregate"][1:]))
     bedrock, sent = clients["bedrock"], clients["sent"]
     bedrock.add_response("converse", _reply([_tool_use("aggregate", {"metric": "totals"})], "tool_use"))
     bedrock.add_response("converse", _reply([{"text": "I could not count them."}], "end_turn"))
@@ -253,7 +255,7 @@ def test_transport_errors(clients: dict[str, Any], monkeypatch: pytest.MonkeyPat
         raise getattr(exceptions, error)(endpoint_url="https://bedrock-runtime.ap-northeast-2.amazonaws.com")
 
     pinned = {"bedrock-runtime": SimpleNamespace(converse=fail, meta=SimpleNamespace(region_name="ap-northeast-2"))}
-    monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: pinned[service])
+    monkeypatch.setattr(aws_clients, "client", lambda service, budget_s=0.0: pinned[service])
     response = lf.lambda_handler({"question": NO_NAMES}, None)
     assert response["statusCode"] == status
     assert json.loads(response["body"])["error"]["code"] == code

@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 import lambda_function as lf
+from genai import clients, config, dataapi, facts, understanding
 
 ALL_KINDS = {
     "columnMetadata": [{"name": n, "label": n} for n in ("s", "l", "d", "b", "n", "blob", "arr", "nested")],
@@ -30,29 +31,29 @@ ALL_KINDS = {
 
 
 @mock_aws
-def test_every_field_kind_is_decoded(settings: lf.Settings) -> None:
+def test_every_field_kind_is_decoded(settings: config.Settings) -> None:
     queued = {"region": "ap-northeast-2", "results": [ALL_KINDS]}
     assert requests.post("http://motoapi.amazonaws.com/moto-api/static/rds-data/statement-results",
                          json=queued, timeout=5).status_code == 201
-    rows = lf._execute(settings, "SELECT 1", {})
+    rows = dataapi._execute(settings, "SELECT 1", {})
     assert rows == [{"s": "Coco", "l": 42, "d": 1.5, "b": True, "n": None, "blob": "AAEC",
                      "arr": ["a", "b"], "nested": [[1, 2], [False]]}]
 
 
 @mock_aws
-def test_empty_result_is_an_empty_list(settings: lf.Settings) -> None:
-    assert lf._execute(settings, "SELECT name FROM pets WHERE name = :n", {"n": "nobody"}) == []
+def test_empty_result_is_an_empty_list(settings: config.Settings) -> None:
+    assert dataapi._execute(settings, "SELECT name FROM pets WHERE name = :n", {"n": "nobody"}) == []
 
 
 def _stubbed_rds(monkeypatch: pytest.MonkeyPatch) -> tuple[object, Stubber]:
     # Anything the Stubber does not answer goes to a dead loopback port, never to AWS.
     rds = boto3.client("rds-data", region_name="ap-northeast-2", endpoint_url="http://127.0.0.1:9")
-    real = lf.client
-    monkeypatch.setattr(lf, "client", lambda service, budget_s=0.0: rds if service == "rds-data" else real(service))
+    real = clients.client
+    monkeypatch.setattr(clients, "client", lambda service, budget_s=0.0: rds if service == "rds-data" else real(service))
     return rds, Stubber(rds)
 
 
-def test_parameters_are_named_and_typed(settings: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parameters_are_named_and_typed(settings: config.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     _, stub = _stubbed_rds(monkeypatch)
     stub.add_response(
         "execute_statement",
@@ -71,7 +72,7 @@ def test_parameters_are_named_and_typed(settings: lf.Settings, monkeypatch: pyte
         },
     )
     with stub:
-        lf._execute(settings, "SELECT :s, :l, :d, :b, :n, :day",
+        dataapi._execute(settings, "SELECT :s, :l, :d, :b, :n, :day",
                     {"s": "Leo", "l": 7, "d": 0.5, "b": False, "n": None, "day": date(2024, 2, 10)})
     stub.assert_no_pending_responses()
 
@@ -87,11 +88,11 @@ def test_parameters_are_named_and_typed(settings: lf.Settings, monkeypatch: pyte
     ],
 )
 def test_data_api_errors_become_statuses_without_internals(
-    monkeypatch: pytest.MonkeyPatch, settings: lf.Settings, code: str, status: int, expected: str
+    monkeypatch: pytest.MonkeyPatch, settings: config.Settings, code: str, status: int, expected: str
 ) -> None:
-    monkeypatch.setattr(lf, "_settings", settings)
+    monkeypatch.setattr(config, "_settings", settings)
     # The Stubber is not thread-safe: run the prefetch's statements one after another here.
-    monkeypatch.setattr(lf, "run_concurrently", lambda calls: [call() for call in calls])
+    monkeypatch.setattr(clients, "run_concurrently", lambda calls: [call() for call in calls])
     _, stub = _stubbed_rds(monkeypatch)
     secret_text = f"{settings.db_cluster_arn} SELECT secret FROM owners"
     for _ in range(3):  # the prefetch runs up to three statements side by side
@@ -105,20 +106,20 @@ def test_data_api_errors_become_statuses_without_internals(
 
 
 def test_placeholders_never_inline_values() -> None:
-    sql, params = lf.placeholders("n", ["Leo", "x'); DROP TABLE pets; --"])
+    sql, params = dataapi.placeholders("n", ["Leo", "x'); DROP TABLE pets; --"])
     assert sql == ":n0, :n1"
     assert params == {"n0": "Leo", "n1": "x'); DROP TABLE pets; --"}
 
 
-def test_prefetch_makes_at_most_three_statements(settings: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefetch_makes_at_most_three_statements(settings: config.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Counts the statements prefetch really executes (not the list it builds), for a question that
     asks for everything the prefetch can look up at once: names, a city, a period, per-city counts, vets."""
     executed: list[tuple[str, dict]] = []
-    monkeypatch.setattr(lf, "_execute", lambda _settings, sql, params=None, transaction_id=None:
+    monkeypatch.setattr(dataapi, "_execute", lambda _settings, sql, params=None, transaction_id=None:
                         executed.append((sql, params or {})) or [])
-    names = lf.extract_names("Is George a pet, an owner or a vet in Madison? How many visits per city in 2024?")
+    names = understanding.extract_names("Is George a pet, an owner or a vet in Madison? How many visits per city in 2024?")
     assert names.period and names.aggregates and names.vets
-    lf.prefetch(settings, names)
+    facts.prefetch(settings, names)
     assert len(executed) == 3
     for sql, params in executed:
         assert "George" not in sql and "Madison" not in sql

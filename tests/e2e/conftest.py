@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import lambda_function as lf
+from genai import clients, config, model
 import scripted
 from local import run as local_run
 
@@ -15,9 +15,9 @@ from local import run as local_run
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The local endpoints on SQLite, ready for one service to be pointed at a scripted endpoint."""
-    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0)
+    monkeypatch.setattr(model, "MODEL_RETRY_PAUSE_S", 0)
     with local_run.local_endpoints(None) as endpoints:
-        lf._clients.clear()
-        lf._settings = None
+        clients._clients.clear()
+        config._settings = None
         yield endpoints
     scripted.shutdown_all()

@@ -81,10 +81,10 @@ def serve(script: Script) -> tuple[ThreadingHTTPServer, str]:
 
 def point(monkeypatch: Any, variable: str, script: Script) -> None:
     """Point one service (AWS_ENDPOINT_URL_RDS_DATA / _BEDROCK_RUNTIME) at a scripted endpoint."""
-    import lambda_function
+    from genai import clients
 
     monkeypatch.setenv(variable, serve(script)[1])
-    lambda_function._clients.clear()
+    clients._clients.clear()
 
 
 def shutdown_all() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import lambda_function as lf
+from genai import config, model
 from local import run as local_run
 from scripted import Reply, Script, point
 from test_faults import UNNAMED, _reply
@@ -29,8 +30,8 @@ def ask_within(question: str, seconds: float) -> tuple[int, dict[str, Any], loca
 @pytest.fixture
 def short_reserves(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same rules at a smaller scale, so a test waits a few seconds, not a minute."""
-    monkeypatch.setattr(lf, "MODEL_CALL_RESERVE_MS", 1_500)
-    monkeypatch.setattr(lf, "RESPONSE_RESERVE_MS", 300)
+    monkeypatch.setattr(config, "MODEL_CALL_RESERVE_MS", 1_500)
+    monkeypatch.setattr(config, "RESPONSE_RESERVE_MS", 300)
 
 
 def test_no_database_call_without_time_for_the_model_after_it(stack: dict[str, Any],
@@ -66,9 +67,9 @@ def test_hanging_model(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, s
 
 def test_slow_first_call_then_a_slow_tool_then_a_hanging_model(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                                 short_reserves: None) -> None:
-    model = Script(Reply(delay_s=1.2, body=TOOL.body), Reply(delay_s=8, body=TEXT.body))
+    bedrock = Script(Reply(delay_s=1.2, body=TOOL.body), Reply(delay_s=8, body=TEXT.body))
     data = Script(Reply(delay_s=6, body={"records": []}))
-    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", model)
+    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock)
     point(monkeypatch, "AWS_ENDPOINT_URL_RDS_DATA", data)
     status, body, _ = ask_within(UNNAMED, 5)
     assert status == 504 and body["error"]["code"] in ("timeout", "model_timeout")
@@ -77,30 +78,30 @@ def test_slow_first_call_then_a_slow_tool_then_a_hanging_model(stack: dict[str, 
 
 def test_a_tool_that_times_out_still_leaves_time_to_answer(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                           short_reserves: None) -> None:
-    model = Script(TOOL, TEXT)
-    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", model)
+    bedrock = Script(TOOL, TEXT)
+    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock)
     point(monkeypatch, "AWS_ENDPOINT_URL_RDS_DATA", Script(Reply(delay_s=6, body={"records": []})))
     status, body, _ = ask_within(UNNAMED, 4)
     assert status == 200 and body["answer"] == "18 pets."
-    result = model.requests[1][2]["messages"][-1]["content"][0]["toolResult"]
+    result = bedrock.requests[1][2]["messages"][-1]["content"][0]["toolResult"]
     assert result["status"] == "error" and "database_timeout" in result["content"][0]["text"]
 
 
 def test_rounds_stop_when_the_next_model_call_cannot_finish(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                             short_reserves: None) -> None:
-    model = Script(Reply(delay_s=0.5, body=TOOL.body))  # every turn asks for another tool
-    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", model)
+    bedrock = Script(Reply(delay_s=0.5, body=TOOL.body))  # every turn asks for another tool
+    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock)
     status, body, _ = ask_within(UNNAMED, 3)
     assert (status, body["error"]["code"]) == (504, "timeout")
-    assert 2 <= len(model.requests) < 6
+    assert 2 <= len(bedrock.requests) < 6
 
 
 def test_a_throttled_model_is_tried_at_most_twice(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                   short_reserves: None) -> None:
     """botocore does not retry (it used to: 2 x our 2 = 4 tries); the near-deadline case is a contract test."""
-    monkeypatch.setattr(lf, "MODEL_RETRY_PAUSE_S", 0.2)
-    model = Script(Reply(status=400, body={"message": "slow down"}, error_type="ThrottlingException"))
-    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", model)
+    monkeypatch.setattr(model, "MODEL_RETRY_PAUSE_S", 0.2)
+    bedrock = Script(Reply(status=400, body={"message": "slow down"}, error_type="ThrottlingException"))
+    point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock)
     status, body, _ = ask_within(UNNAMED, 30)
     assert (status, body["error"]["code"]) == (429, "model_throttled")
-    assert len(model.requests) == 2
+    assert len(bedrock.requests) == 2

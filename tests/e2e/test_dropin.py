@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 import lambda_function as lf
+from genai import budget, clients, config, memory, request
 from local import dynamodb, jsonhttp, model_standin, serve
 from local import run as local_run
 from local.model_standin import LABEL
@@ -54,8 +55,8 @@ def post_json(base: str, payload: Any, path: str = API, **headers: str) -> Reply
 def _stack(monkeypatch: pytest.MonkeyPatch, memory: bool, db_url: str | None = None,
            **gateway: float) -> Iterator[dict[str, Any]]:
     with local_run.local_endpoints(db_url, memory=memory) as stack:
-        lf._clients.clear()
-        lf._settings = None
+        clients._clients.clear()
+        config._settings = None
         server, base = serve.serve(lf.lambda_handler, **gateway)
         try:
             yield {**stack, "base": base}
@@ -163,7 +164,7 @@ def test_deep_health_runs_one_statement(gateway: dict[str, Any]) -> None:
 
 def test_deep_health_reports_a_broken_database(gateway: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", "http://127.0.0.1:9")  # nothing listens on port 9
-    lf._clients.clear()
+    clients._clients.clear()
     reply = http(gateway["base"], "GET", API + "/health?deep=1")
     assert reply.status == 503 and reply.json()["error"]["code"] == "database_unreachable"
 
@@ -177,7 +178,7 @@ def test_preflight_without_a_configured_origin_allows_nothing(gateway: dict[str,
 def test_preflight_and_answers_carry_cors_for_the_configured_origin(
         gateway: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://petclinic.example.com")
-    lf._settings = None
+    config._settings = None
     origin = {"Origin": "https://petclinic.example.com"}
     reply = http(gateway["base"], "OPTIONS", API, headers={**origin, "Access-Control-Request-Method": "POST"})
     assert reply.status == 204
@@ -205,7 +206,7 @@ class _SlowModel(jsonhttp.JsonHandler):
 def slow_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     server, url = jsonhttp.serve(_SlowModel, "slow-model")
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
-    lf._clients.clear()
+    clients._clients.clear()
     yield
     server.shutdown()
     server.server_close()
@@ -215,9 +216,9 @@ def slow_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_api_gateway_callers_get_the_projects_504_within_the_budget(
         gateway: dict[str, Any], slow_model: None, monkeypatch: pytest.MonkeyPatch, path: str, body: Any) -> None:
     """A 60 s Lambda behind API Gateway: the function's own 504 must beat the gateway's timeout."""
-    budget_ms = lf.MODEL_CALL_RESERVE_MS + 2_000  # enough to start one model call, which then hangs
+    budget_ms = config.MODEL_CALL_RESERVE_MS + 2_000  # enough to start one model call, which then hangs
     monkeypatch.setenv("API_GATEWAY_BUDGET_MS", str(budget_ms))
-    lf._settings = None
+    config._settings = None
     started = time.monotonic()
     reply = post_json(gateway["base"], body, path=path)
     elapsed_ms = (time.monotonic() - started) * 1000
@@ -230,20 +231,20 @@ def test_api_gateway_callers_get_the_projects_504_within_the_budget(
 
 
 def test_default_budget_is_under_api_gateways_29_seconds() -> None:
-    assert lf.DEFAULT_API_GATEWAY_BUDGET_MS < 29_000
-    assert lf.Settings.from_env.__func__  # the default is what from_env uses when the variable is unset
-    call = lf.describe_call(serve.proxy_event("POST", API, [], b"{}"))
+    assert config.DEFAULT_API_GATEWAY_BUDGET_MS < 29_000
+    assert config.Settings.from_env.__func__  # the default is what from_env uses when the variable is unset
+    call = request.describe_call(serve.proxy_event("POST", API, [], b"{}"))
     assert call.api_gateway
-    deadline = lf.Deadline(local_run.FakeContext(60), lf.DEFAULT_API_GATEWAY_BUDGET_MS)
-    assert deadline.remaining_ms() <= lf.DEFAULT_API_GATEWAY_BUDGET_MS
+    deadline = budget.Deadline(local_run.FakeContext(60), config.DEFAULT_API_GATEWAY_BUDGET_MS)
+    assert deadline.remaining_ms() <= config.DEFAULT_API_GATEWAY_BUDGET_MS
 
 
 def test_direct_invokes_keep_the_lambdas_own_time() -> None:
-    assert not lf.describe_call({"body": "{}"}).api_gateway  # aws lambda invoke (the seed's payload)
+    assert not request.describe_call({"body": "{}"}).api_gateway  # aws lambda invoke (the seed's payload)
     url_event = {"version": "2.0", "requestContext": {"apiId": "abc", "domainName": "abc.lambda-url.ap-northeast-2.on.aws",
                                                       "http": {"method": "POST"}}}
-    assert not lf.describe_call(url_event).api_gateway  # Function URLs allow 15 minutes
-    assert lf.Deadline(local_run.FakeContext(60)).remaining_ms() > 50_000
+    assert not request.describe_call(url_event).api_gateway  # Function URLs allow 15 minutes
+    assert budget.Deadline(local_run.FakeContext(60)).remaining_ms() > 50_000
 
 
 # ------------------------------------------------------------------ conversation memory
@@ -275,7 +276,7 @@ def test_follow_up_by_cookie_for_unchanged_chat_pages(gateway: dict[str, Any]) -
 
 def test_history_is_bounded_by_turns(gateway: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVERSATION_MAX_TURNS", "2")
-    lf._settings = None
+    config._settings = None
     for n in range(4):
         post_json(gateway["base"], {"question": f"Who owns Leo? ({n})", "conversation_id": "bounded-1"})
     sent = model_texts(gateway, -1)
@@ -302,7 +303,7 @@ def test_memory_off_works_as_before(gateway_no_memory: dict[str, Any]) -> None:
 def test_a_failing_dynamodb_never_fails_the_question(gateway: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("CONVERSATION_TABLE", "no-such-table")
-    lf._settings = None
+    config._settings = None
     with caplog.at_level(logging.WARNING, logger="petclinic_genai"):
         reply = post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": "c-1"})
     assert reply.status == 200 and "George Franklin" in reply.json()["answer"]
@@ -315,7 +316,7 @@ def test_a_failing_dynamodb_never_fails_the_question(gateway: dict[str, Any], mo
 def test_an_unreachable_dynamodb_never_fails_the_question(gateway: dict[str, Any],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
-    lf._clients.clear()
+    clients._clients.clear()
     reply = post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": "c-2"})
     assert reply.status == 200
 
@@ -349,4 +350,4 @@ def test_korean_history_is_bounded_as_the_request_carries_it(gateway: dict[str, 
             "question": {"S": f"질문 {n}"}, "answer": {"S": "가" * 900}, "expires_at": {"N": str(now + 600)}})
     post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": "ko-1"})
     history = gateway["standin"].requests[-1]["messages"][:-1]
-    assert history and len(json.dumps(history)) <= lf.HISTORY_MAX_BYTES
+    assert history and len(json.dumps(history)) <= memory.HISTORY_MAX_BYTES

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import lambda_function as lf
+from genai import config
 from local import model_standin
 from local import run as local_run
 from scripted import Reply, Script, point
@@ -130,11 +131,11 @@ def test_tool_calls_per_turn_are_capped_and_huge_inputs_not_echoed(stack: dict[s
     point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", script)
     response, _ = ask(UNNAMED)
     assert response["statusCode"] == 200
-    assert stack["data_api"].calls == lf.MAX_TOOL_CALLS_PER_ROUND  # the other 35 toolUses ran no statement
+    assert stack["data_api"].calls == config.MAX_TOOL_CALLS_PER_ROUND  # the other 35 toolUses ran no statement
     second = script.requests[1][2]["messages"]
     results = [block["toolResult"] for block in second[-1]["content"]]
     assert len(results) == 41 and [r["toolUseId"] for r in results] == [f"tu-{i}" for i in range(40)] + ["tu-big"]
-    assert sum(r["status"] == "success" for r in results) == lf.MAX_TOOL_CALLS_PER_ROUND
+    assert sum(r["status"] == "success" for r in results) == config.MAX_TOOL_CALLS_PER_ROUND
     assert len(json.dumps(second)) < 64 * 1024  # the 200 KB input was not sent back
 
 

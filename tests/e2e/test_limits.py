@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 import lambda_function as lf
+from genai import clients, config, errors, facts, limits
 import scripted
 from local import dynamodb
 from local import run as local_run
@@ -36,7 +37,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fixed = Clock()
-    monkeypatch.setattr(lf, "_clock", fixed)
+    monkeypatch.setattr(limits, "_clock", fixed)
     return fixed
 
 
@@ -47,19 +48,19 @@ def stack(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[dict[str, A
                             "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0", "DAILY_TOKEN_CAP": "0",
                             "RATE_LIMIT_CLIENT_TOKENS_PER_DAY": "0"}.items():
             monkeypatch.setenv(name, value)
-        lf._clients.clear()
-        lf._settings = None
-        monkeypatch.setattr(lf, "_last_budget", None)
-        monkeypatch.setattr(lf, "_local_counts", {})
-        monkeypatch.setattr(lf, "_refused_until", {})
+        clients._clients.clear()
+        config._settings = None
+        monkeypatch.setattr(limits, "_last_budget", None)
+        monkeypatch.setattr(limits, "_local_counts", {})
+        monkeypatch.setattr(limits, "_refused_until", {})
         yield endpoints
     scripted.shutdown_all()
 
 
-def limits(monkeypatch: pytest.MonkeyPatch, **values: int) -> None:
+def set_limits(monkeypatch: pytest.MonkeyPatch, **values: int) -> None:
     for name, value in values.items():
         monkeypatch.setenv(name.upper(), str(value))
-    lf._settings = None
+    config._settings = None
 
 
 def rest_event(question: str = "Who owns Leo?", viewer: str = "198.51.100.7", path: str = "/api/genai",
@@ -111,9 +112,9 @@ def test_chatclient_gets_one_sentence_in_the_askers_language(stack: dict[str, An
     statuses([rest_event()] * 3)
     korean = call(rest_event("Coco는 누구 거야?", path="/api/genai/chatclient", plain=True))
     assert korean["statusCode"] == 429 and korean["headers"]["Content-Type"].startswith("text/plain")
-    assert korean["body"] == lf.PLAIN_ERRORS["rate_limited"][0]
+    assert korean["body"] == errors.PLAIN_ERRORS["rate_limited"][0]
     english = call(rest_event("Who owns Coco?", path="/api/genai/chatclient", plain=True))
-    assert english["body"] == lf.PLAIN_ERRORS["rate_limited"][1] and "Retry-After" in english["headers"]
+    assert english["body"] == errors.PLAIN_ERRORS["rate_limited"][1] and "Retry-After" in english["headers"]
 
 
 def test_a_spoofed_left_most_forwarded_for_does_not_escape(stack: dict[str, Any]) -> None:
@@ -144,7 +145,7 @@ def test_refused_requests_add_nothing_and_a_retried_request_counts_once(stack: d
 
 def test_the_conversation_and_daily_limits(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                            clock: Clock) -> None:
-    limits(monkeypatch, rate_limit_client_per_minute=0, rate_limit_conversation_per_minute=2,
+    set_limits(monkeypatch, rate_limit_client_per_minute=0, rate_limit_conversation_per_minute=2,
            rate_limit_client_per_day=4)
     same = [rest_event(conversation="c-1", viewer=f"198.51.100.{n}") for n in range(3)]
     assert statuses(same) == [200, 200, 429]  # one conversation, whatever address it comes from
@@ -172,13 +173,13 @@ def test_a_refused_client_is_refused_again_without_a_table_or_database_call(stac
                                                                              monkeypatch: pytest.MonkeyPatch,
                                                                              clock: Clock) -> None:
     calls = {"prefetch": 0, "count_request": 0}
-    for name in calls:
-        real = getattr(lf, name)
+    for owner, name in ((facts, "prefetch"), (limits, "count_request")):
+        real = getattr(owner, name)
 
         def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
             calls[_name] += 1
             return _real(*args, **kwargs)
-        monkeypatch.setattr(lf, name, counted)
+        monkeypatch.setattr(owner, name, counted)
     assert statuses([rest_event()] * 4) == [200, 200, 200, 429]
     assert calls == {"prefetch": 4, "count_request": 4}  # the 4th was refused beside its prefetch
     clock.now += 30
@@ -194,7 +195,7 @@ def test_one_client_cannot_spend_more_than_its_daily_tokens(stack: dict[str, Any
                                                              clock: Clock) -> None:
     """A reviewer showed one anonymous address could spend the whole day's cap (closing the chat for
     everyone) within its question limits: each client's day window also counts its tokens."""
-    limits(monkeypatch, rate_limit_client_per_minute=0, rate_limit_client_tokens_per_day=2000)
+    set_limits(monkeypatch, rate_limit_client_per_minute=0, rate_limit_client_tokens_per_day=2000)
     first = json.loads(call(rest_event())["body"])["usage"]["total_tokens"]
     assert 1000 < first < 2000  # the stand-in's token count for this question: two fit, not three
     assert call(rest_event())["statusCode"] == 200
@@ -208,7 +209,7 @@ def test_one_client_cannot_spend_more_than_its_daily_tokens(stack: dict[str, Any
 
 
 def test_signed_in_callers_keep_the_last_fifth_of_the_cap(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=3000)
+    set_limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=3000)
     assert statuses([rest_event(viewer="192.0.2.1"), rest_event(viewer="192.0.2.2")]) == [200, 200]  # > 2,400 spent
     refused = call(rest_event(viewer="192.0.2.3"))
     assert refused["statusCode"] == 503 and json.loads(refused["body"])["error"]["code"] == "budget_exhausted"
@@ -228,7 +229,7 @@ def test_a_direct_invoke_is_not_rate_limited_per_client(stack: dict[str, Any]) -
 
 def test_the_cap_is_reached_then_lifts_the_next_day(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                     clock: Clock, capsys: pytest.CaptureFixture[str]) -> None:
-    limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=10)
+    set_limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=10)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "petclinic-genai-test")
     first = call(rest_event())
     assert first["statusCode"] == 200  # 0 used < 8 (an anonymous caller's 80 %): admitted; it spends more
@@ -241,7 +242,7 @@ def test_the_cap_is_reached_then_lifts_the_next_day(stack: dict[str, Any], monke
     assert refused["statusCode"] == 503 and refused["headers"]["Retry-After"] == str(11 * 3600)  # until midnight
     assert json.loads(refused["body"])["error"]["code"] == "budget_exhausted"
     plain = call(rest_event("Coco는 누구 거야?", path="/api/genai/chatclient", plain=True))
-    assert plain["statusCode"] == 503 and plain["body"] == lf.PLAIN_ERRORS["budget_exhausted"][0]
+    assert plain["statusCode"] == 503 and plain["body"] == errors.PLAIN_ERRORS["budget_exhausted"][0]
     health = call({"httpMethod": "GET", "path": "/api/genai/health", "headers": {},
                    "requestContext": {"apiId": "local", "identity": {"sourceIp": "130.176.1.1"}}})
     assert health["statusCode"] == 200  # health still answers
@@ -250,7 +251,7 @@ def test_the_cap_is_reached_then_lifts_the_next_day(stack: dict[str, Any], monke
 
 
 def test_a_failed_question_still_counts_what_it_spent(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=10**9)
+    set_limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=10**9)
     tool_round = {"output": {"message": {"role": "assistant", "content": [
         {"toolUse": {"toolUseId": "t1", "name": "list_vets", "input": {}}}]}}, "stopReason": "tool_use",
         "usage": {"inputTokens": 1200, "outputTokens": 34, "totalTokens": 1234}, "metrics": {"latencyMs": 1}}
@@ -292,12 +293,12 @@ def test_a_throttled_or_unreachable_table_fails_open_to_the_instances_own_count(
 
 def test_the_cap_fails_closed_unless_a_recent_reading_was_under_it(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                                    clock: Clock) -> None:
-    limits(monkeypatch, daily_token_cap=10**9)
+    set_limits(monkeypatch, daily_token_cap=10**9)
     assert call(rest_event())["statusCode"] == 200  # this instance read the day's count
     scripted.point(monkeypatch, "AWS_ENDPOINT_URL_DYNAMODB", scripted.Script(DYNAMODB_THROTTLED))
     clock.now += 60
     assert call(rest_event())["statusCode"] == 200  # a reading a minute old, under the cap: admitted
-    clock.now += lf.BUDGET_STALE_S
+    clock.now += limits.BUDGET_STALE_S
     refused = call(rest_event())
     assert refused["statusCode"] == 503 and json.loads(refused["body"])["error"]["code"] == "budget_unavailable"
     assert "Retry-After" in refused["headers"]
@@ -310,8 +311,9 @@ BURST = textwrap.dedent("""
     import json, sys, threading
     sys.path.insert(0, sys.argv[1])
     import lambda_function as lf
+    from genai import limits
     from local.run import FakeContext
-    lf._clock = lambda: float(sys.argv[2])
+    limits._clock = lambda: float(sys.argv[2])
     event = json.loads(sys.stdin.read())
     codes, lock = [], threading.Lock()
     def one():
@@ -338,8 +340,8 @@ def test_the_default_limit_holds_across_two_instances(stack: dict[str, Any], mon
     outputs = [p.communicate(json.dumps(spoofed), timeout=240)[0] for p in processes]
     codes = [code for out in outputs for code in json.loads(out.strip().splitlines()[-1])]
     assert len(codes) == 120 and set(codes) <= {200, 429}
-    assert codes.count(200) == lf.DEFAULT_CLIENT_PER_MINUTE <= 60  # exactly the limit, across both processes
-    assert model_calls(stack) - before <= lf.DEFAULT_CLIENT_PER_MINUTE * 2  # at most 2 model calls each
+    assert codes.count(200) == config.DEFAULT_CLIENT_PER_MINUTE <= 60  # exactly the limit, across both processes
+    assert model_calls(stack) - before <= config.DEFAULT_CLIENT_PER_MINUTE * 2  # at most 2 model calls each
 
 
 # ------------------------------------------------------------------ other sites
@@ -359,12 +361,12 @@ def test_questions_sent_by_another_sites_page_are_refused(stack: dict[str, Any],
     assert call(link)["statusCode"] == 403  # an <img src> or a link
     plain = rest_event("Coco는 누구 거야?", path="/api/genai/chatclient", plain=True)
     plain["headers"]["Sec-Fetch-Site"] = "cross-site"
-    assert call(plain)["body"] == lf.PLAIN_ERRORS[403][0]
+    assert call(plain)["body"] == errors.PLAIN_ERRORS[403][0]
     assert model_calls(stack) == before
     for site in ("same-origin", "same-site", "none"):
         own = rest_event(viewer="192.0.2.9")
         own["headers"]["Sec-Fetch-Site"] = site
         assert call(own)["statusCode"] == 200, site
     monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://evil.example")  # an origin the operator allows
-    lf._settings = None
+    config._settings = None
     assert call(post)["statusCode"] == 200

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import lambda_function as lf
+from genai import config, tools
 from local import run as local_run
 from local.model_standin import LABEL
 
@@ -77,42 +78,42 @@ def test_http_api_v2_base64_event(local_stack: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def settings_env(local_stack: dict[str, Any]) -> lf.Settings:
-    return lf.settings_once()
+def settings_env(local_stack: dict[str, Any]) -> config.Settings:
+    return config.settings_once()
 
 
-def test_tools_run_on_the_engine(settings_env: lf.Settings, local_stack: dict[str, Any]) -> None:
+def test_tools_run_on_the_engine(settings_env: config.Settings, local_stack: dict[str, Any]) -> None:
     madison = db_scalar(local_stack, "SELECT COUNT(*) FROM owners WHERE city = 'Madison'")
-    owners = lf.tool_search_owners(settings_env, {"city": "madison"})
+    owners = tools.tool_search_owners(settings_env, {"city": "madison"})
     assert owners["count"] == madison and not owners["truncated"]
-    assert lf.tool_search_owners(settings_env, {"city": "Madison", "limit": 1})["truncated"] is True
-    assert {o["last_name"] for o in lf.tool_search_owners(settings_env, {"name": "davis"})["owners"]} == {"Davis"}
-    assert lf.tool_search_owners(settings_env, {"name": "김민준"})["owners"][0]["city"] == "부산"
+    assert tools.tool_search_owners(settings_env, {"city": "Madison", "limit": 1})["truncated"] is True
+    assert {o["last_name"] for o in tools.tool_search_owners(settings_env, {"name": "davis"})["owners"]} == {"Davis"}
+    assert tools.tool_search_owners(settings_env, {"name": "김민준"})["owners"][0]["city"] == "부산"
 
-    cats = lf.tool_search_pets(settings_env, {"type": "cat", "limit": 50})
+    cats = tools.tool_search_pets(settings_env, {"type": "cat", "limit": 50})
     assert cats["count"] == db_scalar(local_stack, "SELECT COUNT(*) FROM pets WHERE type_id = 1")
-    jean = lf.tool_search_pets(settings_env, {"owner_name": "Jean Coleman"})
+    jean = tools.tool_search_pets(settings_env, {"owner_name": "Jean Coleman"})
     assert {p["name"] for p in jean["pets"]} == {"Samantha", "Max"}
 
-    record = lf.tool_get_owner(settings_env, {"owner_id": jean["pets"][0]["owner_id"]})
+    record = tools.tool_get_owner(settings_env, {"owner_id": jean["pets"][0]["owner_id"]})
     assert record["found"] and sum(len(p["visits"]) for p in record["pets"]) == 4
-    assert lf.tool_get_owner(settings_env, {"owner_id": 999999})["found"] is False
+    assert tools.tool_get_owner(settings_env, {"owner_id": 999999})["found"] is False
 
-    surgeons = lf.tool_list_vets(settings_env, {"specialty": "surgery"})
+    surgeons = tools.tool_list_vets(settings_env, {"specialty": "surgery"})
     assert {v["last_name"] for v in surgeons["vets"]} == {"Douglas", "Ortega", "박"}
     douglas = next(v for v in surgeons["vets"] if v["last_name"] == "Douglas")
     assert sorted(douglas["specialties"]) == ["dentistry", "surgery"]
-    assert len(lf.tool_list_vets(settings_env, {"specialty": "none"})["vets"]) == 2
+    assert len(tools.tool_list_vets(settings_env, {"specialty": "none"})["vets"]) == 2
 
-    visits = lf.tool_search_visits(settings_env, {"date_from": "2024-01-01", "date_to": "2025-12-31"})
+    visits = tools.tool_search_visits(settings_env, {"date_from": "2024-01-01", "date_to": "2025-12-31"})
     assert [v["visit_date"] for v in visits["visits"]] == ["2025-09-17", "2025-06-03", "2024-02-10"]
-    assert lf.tool_search_visits(settings_env, {"pet_name": "Coco"})["count"] == 2
+    assert tools.tool_search_visits(settings_env, {"pet_name": "Coco"})["count"] == 2
 
 
 @pytest.mark.parametrize("metric", ["owners_per_city", "pets_per_type", "vets_per_specialty", "totals",
                                     "visits_in_period"])
-def test_aggregates_run_on_the_engine(settings_env: lf.Settings, local_stack: dict[str, Any], metric: str) -> None:
-    result = lf.tool_aggregate(settings_env, {"metric": metric, "date_from": "2010-01-01", "date_to": "2011-12-31"})
+def test_aggregates_run_on_the_engine(settings_env: config.Settings, local_stack: dict[str, Any], metric: str) -> None:
+    result = tools.tool_aggregate(settings_env, {"metric": metric, "date_from": "2010-01-01", "date_to": "2011-12-31"})
     if metric == "totals":
         assert result["owners"] == db_scalar(local_stack, "SELECT COUNT(*) FROM owners")
     elif metric == "visits_in_period":
@@ -121,9 +122,9 @@ def test_aggregates_run_on_the_engine(settings_env: lf.Settings, local_stack: di
         assert sum(g["count"] for g in result["groups"]) > 0
 
 
-def test_bad_tool_dates_are_rejected(settings_env: lf.Settings) -> None:
-    with pytest.raises(lf.ToolInputError, match="YYYY-MM-DD"):
-        lf.tool_search_visits(settings_env, {"date_from": "last tuesday"})
+def test_bad_tool_dates_are_rejected(settings_env: config.Settings) -> None:
+    with pytest.raises(tools.ToolInputError, match="YYYY-MM-DD"):
+        tools.tool_search_visits(settings_env, {"date_from": "last tuesday"})
 
 
 def test_local_data_api_speaks_the_protocol(local_stack: dict[str, Any]) -> None:
@@ -193,7 +194,7 @@ def test_no_metric_lines_off_lambda(local_stack: dict[str, Any], capsys: pytest.
     assert "_aws" not in capsys.readouterr().out  # make run / chat / serve print answers, not metric lines
 
 
-def _at_the_limit(tool: Any, settings: lf.Settings, args: dict[str, Any], key: str, total: int) -> None:
+def _at_the_limit(tool: Any, settings: config.Settings, args: dict[str, Any], key: str, total: int) -> None:
     """limit = total: everything, not truncated; limit = total - 1: one short, truncated."""
     assert total >= 2
     exact = tool(settings, {**args, "limit": total})
@@ -202,34 +203,34 @@ def _at_the_limit(tool: Any, settings: lf.Settings, args: dict[str, Any], key: s
     assert (len(short[key]), short["count"], short["truncated"]) == (total - 1, total - 1, True)
 
 
-def test_every_tool_reports_truncation_exactly_at_its_limit(settings_env: lf.Settings, local_stack: dict[str, Any]) -> None:
+def test_every_tool_reports_truncation_exactly_at_its_limit(settings_env: config.Settings, local_stack: dict[str, Any]) -> None:
     cats = db_scalar(local_stack, "SELECT COUNT(*) FROM pets p JOIN types t ON t.id = p.type_id WHERE t.name = 'cat'")
-    _at_the_limit(lf.tool_search_pets, settings_env, {"type": "cat"}, "pets", cats)
-    _at_the_limit(lf.tool_list_vets, settings_env, {}, "vets", db_scalar(local_stack, "SELECT COUNT(*) FROM vets"))
-    _at_the_limit(lf.tool_search_visits, settings_env, {"pet_name": "Coco"}, "visits", 2)
+    _at_the_limit(tools.tool_search_pets, settings_env, {"type": "cat"}, "pets", cats)
+    _at_the_limit(tools.tool_list_vets, settings_env, {}, "vets", db_scalar(local_stack, "SELECT COUNT(*) FROM vets"))
+    _at_the_limit(tools.tool_search_visits, settings_env, {"pet_name": "Coco"}, "visits", 2)
     cities = db_scalar(local_stack, "SELECT COUNT(DISTINCT city) FROM owners")
-    _at_the_limit(lf.tool_aggregate, settings_env, {"metric": "owners_per_city"}, "groups", cities)
+    _at_the_limit(tools.tool_aggregate, settings_env, {"metric": "owners_per_city"}, "groups", cities)
     madison = db_scalar(local_stack, "SELECT COUNT(*) FROM owners WHERE city = 'Madison'")
-    _at_the_limit(lf.tool_search_owners, settings_env, {"city": "Madison"}, "owners", madison)
+    _at_the_limit(tools.tool_search_owners, settings_env, {"city": "Madison"}, "owners", madison)
 
 
-def test_get_owner_reports_truncation_at_its_row_cap(settings_env: lf.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    jean = lf.tool_search_pets(settings_env, {"owner_name": "Jean Coleman"})["pets"][0]["owner_id"]  # 4 visit rows
-    monkeypatch.setattr(lf, "OWNER_ROWS_CAP", 4)
-    whole = lf.tool_get_owner(settings_env, {"owner_id": jean})
+def test_get_owner_reports_truncation_at_its_row_cap(settings_env: config.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    jean = tools.tool_search_pets(settings_env, {"owner_name": "Jean Coleman"})["pets"][0]["owner_id"]  # 4 visit rows
+    monkeypatch.setattr(tools, "OWNER_ROWS_CAP", 4)
+    whole = tools.tool_get_owner(settings_env, {"owner_id": jean})
     assert not whole["truncated"] and sum(len(p["visits"]) for p in whole["pets"]) == 4
-    monkeypatch.setattr(lf, "OWNER_ROWS_CAP", 3)
-    cut = lf.tool_get_owner(settings_env, {"owner_id": jean})
+    monkeypatch.setattr(tools, "OWNER_ROWS_CAP", 3)
+    cut = tools.tool_get_owner(settings_env, {"owner_id": jean})
     assert cut["truncated"] and sum(len(p["visits"]) for p in cut["pets"]) == 3
 
 
-def test_date_ranges_include_both_ends(settings_env: lf.Settings) -> None:
+def test_date_ranges_include_both_ends(settings_env: config.Settings) -> None:
     both = {"date_from": "2010-03-04", "date_to": "2011-03-04"}  # the two visits fall exactly on the bounds
-    assert [v["visit_date"] for v in lf.tool_search_visits(settings_env, both)["visits"]] == ["2011-03-04", "2010-03-04"]
-    assert lf.tool_aggregate(settings_env, {"metric": "visits_in_period", **both})["visits"] == 2
+    assert [v["visit_date"] for v in tools.tool_search_visits(settings_env, both)["visits"]] == ["2011-03-04", "2010-03-04"]
+    assert tools.tool_aggregate(settings_env, {"metric": "visits_in_period", **both})["visits"] == 2
     inside = {"date_from": "2010-03-05", "date_to": "2011-03-03"}
-    assert lf.tool_search_visits(settings_env, inside)["count"] == 0
-    assert lf.tool_aggregate(settings_env, {"metric": "visits_in_period", **inside})["visits"] == 0
+    assert tools.tool_search_visits(settings_env, inside)["count"] == 0
+    assert tools.tool_aggregate(settings_env, {"metric": "visits_in_period", **inside})["visits"] == 0
 
 
 def test_a_regional_language_tag_answers_in_that_language(local_stack: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 import lambda_function as lf
+from genai import clients, config, facts, tools, understanding
 from local import dataapi
 from local import run as local_run
 
@@ -31,10 +32,10 @@ def clinic(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
-def settings(clinic: dict[str, Any]) -> lf.Settings:
-    lf._clients.clear()
-    lf._settings = None
-    return lf.settings_once()
+def settings(clinic: dict[str, Any]) -> config.Settings:
+    clients._clients.clear()
+    config._settings = None
+    return config.settings_once()
 
 
 def scalar(clinic: dict[str, Any], sql: str) -> Any:
@@ -43,16 +44,16 @@ def scalar(clinic: dict[str, Any], sql: str) -> Any:
     return cursor.fetchone()[0]
 
 
-def test_a_common_pet_name_is_counted_and_only_a_few_detailed(clinic: dict[str, Any], settings: lf.Settings) -> None:
+def test_a_common_pet_name_is_counted_and_only_a_few_detailed(clinic: dict[str, Any], settings: config.Settings) -> None:
     total = scalar(clinic, "SELECT COUNT(*) FROM pets WHERE name = 'Max'")
-    assert total > lf.PREFETCH_ENTITIES  # the data makes "Max" common
-    facts = lf.prefetch(settings, lf.extract_names("Who owns Max?"))
-    assert {"what": "pets named", "name": "Max", "count": total} in facts.doc["counts"]
-    assert [pet["name"] for pet in facts.doc["pets"]] == ["Max"] * 5  # the README's figure, not the constant
-    assert facts.truncated and "narrow down" in facts.doc["notes"][-1]
+    assert total > facts.PREFETCH_ENTITIES  # the data makes "Max" common
+    found = facts.prefetch(settings, understanding.extract_names("Who owns Max?"))
+    assert {"what": "pets named", "name": "Max", "count": total} in found.doc["counts"]
+    assert [pet["name"] for pet in found.doc["pets"]] == ["Max"] * 5  # the README's figure, not the constant
+    assert found.truncated and "narrow down" in found.doc["notes"][-1]
 
 
-def test_first_request_stays_small_for_common_names(clinic: dict[str, Any], settings: lf.Settings) -> None:
+def test_first_request_stays_small_for_common_names(clinic: dict[str, Any], settings: config.Settings) -> None:
     standin = clinic["standin"]
     for question in ("Who owns Max?", "Smith 씨의 반려동물은?", "서울에 사는 보호자는 몇 명이야?", "Coco라는 반려동물을 키우고 있는 사람은 누구야?"):
         standin.requests.clear()
@@ -61,11 +62,11 @@ def test_first_request_stays_small_for_common_names(clinic: dict[str, Any], sett
         assert standin.requests[0]["bytes"] <= 8 * 1024, question
 
 
-def test_largest_tool_results_stay_far_below_the_data_api_limit(clinic: dict[str, Any], settings: lf.Settings) -> None:
+def test_largest_tool_results_stay_far_below_the_data_api_limit(clinic: dict[str, Any], settings: config.Settings) -> None:
     clinic["data_api"].largest_response = 0
-    lf.tool_search_visits(settings, {"limit": 500})
-    lf.tool_search_owners(settings, {"city": "서울", "limit": 500})
-    lf.tool_list_vets(settings, {"limit": 500})
+    tools.tool_search_visits(settings, {"limit": 500})
+    tools.tool_search_owners(settings, {"city": "서울", "limit": 500})
+    tools.tool_list_vets(settings, {"limit": 500})
     assert 0 < clinic["data_api"].largest_response < 64 * 1024
 
 
@@ -73,7 +74,7 @@ def _plans(clinic: dict[str, Any]) -> list[str]:
     backend = clinic["backend"]
     cursor = backend.connection().cursor()
     plans = []
-    for sql, params in lf._prefetch_sql(lf.extract_names("Who owns Leo in Madison?")).values():
+    for sql, params in facts._prefetch_sql(understanding.extract_names("Who owns Leo in Madison?")).values():
         sql, params = backend.prepare(sql, params)
         if clinic["engine"] == "sqlite":
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)

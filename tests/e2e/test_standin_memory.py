@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import lambda_function as lf
+from genai import clients, config
 from local import run as local_run
 from local.model_standin import LABEL
 
@@ -18,11 +19,11 @@ from local.model_standin import LABEL
 @pytest.fixture
 def memory_stack() -> Iterator[dict[str, Any]]:
     with local_run.local_endpoints(None, memory=True) as stack:
-        lf._clients.clear()
-        lf._settings = None
+        clients._clients.clear()
+        config._settings = None
         yield stack
-    lf._clients.clear()
-    lf._settings = None
+    clients._clients.clear()
+    config._settings = None
 
 
 def ask(question: str, conversation_id: str | None) -> str:

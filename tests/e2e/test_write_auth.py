@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import lambda_function as lf
+from genai import clients, config
 from local import run as local_run
 
 ADD_PET = "add pet: owner 6, name Bella, type cat, born 2024-03-01"
@@ -23,8 +24,8 @@ OTHER = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     with local_run.local_endpoints(None, memory=True) as endpoints:
         monkeypatch.setenv("WRITES_ENABLED", "true")
-        lf._clients.clear()
-        lf._settings = None
+        clients._clients.clear()
+        config._settings = None
         yield endpoints
 
 
@@ -125,7 +126,7 @@ def test_a_yes_from_another_principal_never_commits(stack: dict[str, Any]) -> No
 
 def test_write_groups_restrict_writes_to_named_groups(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WRITE_GROUPS", "front-desk,vets")
-    lf._settings = None
+    config._settings = None
     ask(rest(ADD_PET, "g-1", STAFF, groups="readers"))
     ask(rest("yes", "g-1", STAFF, groups="readers"))
     assert offered_write_tools(stack) == set() and pets(stack) == 0

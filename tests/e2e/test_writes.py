@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 import lambda_function as lf
+from genai import clients, config, dataapi, errors, toolset, writes
 from local import dynamodb
 from local import run as local_run
 
@@ -23,8 +24,8 @@ def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     db_url = request.getfixturevalue("mysql_url") if request.param == "mariadb" else None
     with local_run.local_endpoints(db_url, replace=True, memory=True) as endpoints:  # a private database
         monkeypatch.setenv("WRITES_ENABLED", "true")
-        lf._clients.clear()
-        lf._settings = None
+        clients._clients.clear()
+        config._settings = None
         yield endpoints
 
 
@@ -47,7 +48,7 @@ def pending_item(conversation: str = "w-1") -> dict[str, Any] | None:
     items = boto3.client("dynamodb").query(
         TableName=dynamodb.TABLE, KeyConditionExpression="conversation_id = :c AND #i = :p",
         ExpressionAttributeNames={"#i": "item"},
-        ExpressionAttributeValues={":c": {"S": conversation}, ":p": {"S": lf.PENDING_ITEM}})["Items"]
+        ExpressionAttributeValues={":c": {"S": conversation}, ":p": {"S": writes.PENDING_ITEM}})["Items"]
     return items[0] if items else None
 
 
@@ -106,7 +107,7 @@ def test_an_expired_proposal_writes_nothing(stack: dict[str, Any]) -> None:
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     ask(ADD_PET)
     boto3.client("dynamodb").update_item(
-        TableName=dynamodb.TABLE, Key={"conversation_id": {"S": "w-1"}, "item": {"S": lf.PENDING_ITEM}},
+        TableName=dynamodb.TABLE, Key={"conversation_id": {"S": "w-1"}, "item": {"S": writes.PENDING_ITEM}},
         UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
     assert ask("yes")["answer"].startswith("There is nothing waiting")
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
@@ -153,12 +154,12 @@ def test_concurrent_confirmations_write_once(stack: dict[str, Any]) -> None:
 # ------------------------------------------------------------------ validation before any SQL write
 
 
-def _propose(settings: lf.Settings, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    token = lf._WRITE_SCOPE.set(lf.WriteScope("v-1", "req-1"))
+def _propose(settings: config.Settings, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    token = writes._WRITE_SCOPE.set(writes.WriteScope("v-1", "req-1"))
     try:
-        return lf.run_tool(settings, {"toolUseId": "t1", "name": tool, "input": args})["toolResult"]
+        return toolset.run_tool(settings, {"toolUseId": "t1", "name": tool, "input": args})["toolResult"]
     finally:
-        lf._WRITE_SCOPE.reset(token)
+        writes._WRITE_SCOPE.reset(token)
 
 
 OWNER = {"first_name": "Jane", "last_name": "Doe", "address": "12 Main St.", "city": "Madison", "telephone": "6085550000"}
@@ -192,14 +193,14 @@ TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 ])
 def test_every_validation_failure_is_told_precisely_and_nothing_is_pending(
         stack: dict[str, Any], tool: str, args: dict[str, Any], message: str) -> None:
-    result = _propose(lf.settings_once(), tool, args)
+    result = _propose(config.settings_once(), tool, args)
     assert result["status"] == "error" and message in result["content"][0]["text"], result
     assert pending_item("v-1") is None
 
 
 def test_a_valid_proposal_is_pending_and_writes_nothing(stack: dict[str, Any]) -> None:
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
-    result = _propose(lf.settings_once(), "propose_add_pet", {**PET, "type": "CAT"})  # types match case-insensitively
+    result = _propose(config.settings_once(), "propose_add_pet", {**PET, "type": "CAT"})  # types match case-insensitively
     assert result["status"] == "success" and result["content"][0]["json"]["nothing_written_yet"] is True
     assert pending_item("v-1")["status"]["S"] == "pending"
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
@@ -214,19 +215,19 @@ def test_a_fault_inside_the_transaction_leaves_no_partial_rows(stack: dict[str, 
     """Fail the n-th statement of the transaction (checks, insert, read-back): rolled back, confirmable again."""
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     ask(ADD_PET)
-    real_statement = lf._statement
+    real_statement = dataapi._statement
     seen = {"n": 0}
 
-    def statement(settings: lf.Settings, sql: str, params: Any, transaction_id: str | None, reserve_ms: int) -> Any:
+    def statement(settings: config.Settings, sql: str, params: Any, transaction_id: str | None, reserve_ms: int) -> Any:
         if transaction_id:
             seen["n"] += 1
             if seen["n"] == failing:
-                raise lf.DataError("injected", "database_unavailable")
+                raise errors.DataError("injected", "database_unavailable")
         return real_statement(settings, sql, params, transaction_id, reserve_ms)
 
-    monkeypatch.setattr(lf, "_statement", statement)
+    monkeypatch.setattr(dataapi, "_statement", statement)
     response = lf.lambda_handler({"question": "yes", "conversation_id": "w-1"}, local_run.FakeContext())
-    monkeypatch.setattr(lf, "_statement", real_statement)
+    monkeypatch.setattr(dataapi, "_statement", real_statement)
     assert response["statusCode"] == 503
     assert stack["data_api"].transactions == {}  # rolled back, not left open
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
@@ -241,16 +242,16 @@ def test_a_commit_that_never_reached_the_database_is_rolled_back_and_not_retried
     and never written again; the transaction is rolled back (a no-op if the commit did land)."""
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     ask(ADD_PET)
-    real_call = lf._data_call
+    real_call = dataapi._data_call
 
-    def data_call(settings: lf.Settings, operation: str, reserve_ms: int, **params: Any) -> Any:
+    def data_call(settings: config.Settings, operation: str, reserve_ms: int, **params: Any) -> Any:
         if operation == "commit_transaction":
-            raise lf.DataError("injected", "database_unreachable")
+            raise errors.DataError("injected", "database_unreachable")
         return real_call(settings, operation, reserve_ms, **params)
 
-    monkeypatch.setattr(lf, "_data_call", data_call)
+    monkeypatch.setattr(dataapi, "_data_call", data_call)
     assert ask("yes")["answer"].startswith("Saving could not be confirmed")
-    monkeypatch.setattr(lf, "_data_call", real_call)
+    monkeypatch.setattr(dataapi, "_data_call", real_call)
     assert stack["data_api"].transactions == {}
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
     assert ask("yes")["answer"].startswith("Saving could not be confirmed")
@@ -288,7 +289,7 @@ def test_one_audit_record_per_write_without_personal_data(stack: dict[str, Any],
 def test_with_writes_off_no_write_tool_is_offered_and_yes_writes_nothing(stack: dict[str, Any],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WRITES_ENABLED", "false")
-    lf._settings = None
+    config._settings = None
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     ask(ADD_PET)
     ask("yes")
@@ -325,7 +326,7 @@ class _ScriptedModel:
         self.replies = replies
         self.server, url = jsonhttp.serve(Handler, "scripted-model")
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
-        lf._clients.clear()
+        clients._clients.clear()
 
 
 def _tool(name: str, args: dict[str, Any], n: int = 1) -> dict[str, Any]:
@@ -365,17 +366,17 @@ def test_an_uncertain_commit_is_never_written_again(stack: dict[str, Any], monke
     """The commit went through but its answer was lost (timeout): a second yes must not write a second row."""
     before = scalar(stack, "SELECT COUNT(*) FROM visits")
     ask(ADD_VISIT)
-    real_call = lf._data_call
+    real_call = dataapi._data_call
 
-    def commit_then_time_out(settings: lf.Settings, operation: str, reserve_ms: int, **params: Any) -> Any:
+    def commit_then_time_out(settings: config.Settings, operation: str, reserve_ms: int, **params: Any) -> Any:
         result = real_call(settings, operation, reserve_ms, **params)
         if operation == "commit_transaction":
-            raise lf.DataError("The database query took too long.", "database_timeout")
+            raise errors.DataError("The database query took too long.", "database_timeout")
         return result
 
-    monkeypatch.setattr(lf, "_data_call", commit_then_time_out)
+    monkeypatch.setattr(dataapi, "_data_call", commit_then_time_out)
     first = ask("yes")["answer"]
-    monkeypatch.setattr(lf, "_data_call", real_call)
+    monkeypatch.setattr(dataapi, "_data_call", real_call)
     second = ask("yes")["answer"]
     assert first.startswith("Saving could not be confirmed") and second.startswith("Saving could not be confirmed")
     assert scalar(stack, "SELECT COUNT(*) FROM visits") == before + 1
@@ -393,7 +394,7 @@ def test_a_visit_already_recorded_is_refused_inside_the_transaction(stack: dict[
 def test_too_little_time_to_confirm_answers_504_before_the_deadline(stack: dict[str, Any]) -> None:
     ask(ADD_PET)
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
-    context = local_run.FakeContext((lf.WRITE_RESERVE_MS - 500) / 1000)
+    context = local_run.FakeContext((writes.WRITE_RESERVE_MS - 500) / 1000)
     response = lf.lambda_handler({"question": "yes", "conversation_id": "w-1"}, context)
     assert response["statusCode"] == 504 and context.get_remaining_time_in_millis() > 0
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
@@ -411,7 +412,7 @@ def test_a_dynamodb_failure_while_settling_is_an_answer_not_a_500(stack: dict[st
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     for n, reply in enumerate(("no", "yes")):
         ask(ADD_PET, f"broken-{n}")
-        monkeypatch.setattr(lf, "_set_status", broken)
+        monkeypatch.setattr(writes, "_set_status", broken)
         response = lf.lambda_handler({"question": reply, "conversation_id": f"broken-{n}"}, local_run.FakeContext())
         monkeypatch.undo()
         assert response["statusCode"] == 200 and "could not be checked" in response["body"]
@@ -443,5 +444,5 @@ def test_a_get_never_writes(stack: dict[str, Any]) -> None:
     ("propose_add_pet", {**PET, "owner_id": 10**30}, "owner_id must be a positive integer"),
 ])
 def test_validation_holes_a_reviewer_found(stack: dict[str, Any], tool: str, args: dict[str, Any], message: str) -> None:
-    result = _propose(lf.settings_once(), tool, args)
+    result = _propose(config.settings_once(), tool, args)
     assert result["status"] == "error" and message in result["content"][0]["text"], result

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 import lambda_function as lf
+from genai import config, profiles
 from local import tfdocs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +148,8 @@ def test_handler_runtime_and_package() -> None:
 def test_environment_is_exactly_what_the_module_reads() -> None:
     environment = main_locals()["lambda_environment"]
     assert resources("aws_lambda_function")["this"]["environment"][0]["variables"] == "${local.lambda_environment}"
-    read = set(re.findall(r'(?:_env|_int_setting)\("([A-Z_]+)"', (ROOT / "lambda_function.py").read_text()))
+    shipped = [ROOT / "lambda_function.py", *sorted((ROOT / "genai").glob("*.py"))]
+    read = {name for path in shipped for name in re.findall(r'(?:_env|_int_setting)\("([A-Z_]+)"', path.read_text())}
     assert set(environment) == read
     assert not [key for key in environment if RESERVED_ENV.match(key)]
 
@@ -212,8 +214,8 @@ def _module_locals() -> dict[str, Any]:
 def test_region_tables_agree_with_the_handler() -> None:
     hcl = _module_locals()
     assert {geo: set(regions) for geo, regions in hcl["profile_source_regions"].items()} == {
-        geo: set(regions) for geo, regions in lf.PROFILE_SOURCE_REGIONS.items()}
-    assert {model: tuple(geos) for model, geos in hcl["model_profiles"].items()} == lf.MODEL_PROFILES
+        geo: set(regions) for geo, regions in profiles.PROFILE_SOURCE_REGIONS.items()}
+    assert {model: tuple(geos) for model, geos in hcl["model_profiles"].items()} == profiles.MODEL_PROFILES
 
 
 def _arn_like(arn: str, pattern: str) -> bool:
@@ -227,7 +229,7 @@ def bedrock_cases(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) 
     """Evaluate the module with terraform for every (Region, model, mode) case at once."""
     regions = sorted({r for rs in _module_locals()["profile_source_regions"].values() for r in rs}
                      | {"sa-east-1", "me-central-1"})
-    models = [*lf.MODEL_PROFILES, "anthropic.claude-future-v1:0", f"apac.{lf.DEFAULT_MODEL_ID}"]
+    models = [*profiles.MODEL_PROFILES, "anthropic.claude-future-v1:0", f"apac.{config.DEFAULT_MODEL_ID}"]
     regions += ["ap-east-1"]  # a Region in no geography (the module must still resolve like the function)
     cases = {f"{r}|{m}|auto": {"region": r, "model_id": m, "inference_profile": "auto"} for r in regions for m in models}
     cases.update({f"{r}|{m}|{mode}": {"region": r, "model_id": m, "inference_profile": mode}
@@ -257,16 +259,16 @@ def bedrock_cases(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) 
 def test_role_may_invoke_whatever_the_function_resolves(bedrock_cases: dict[str, dict[str, Any]]) -> None:
     assert len(bedrock_cases) > 350
     for key, case in bedrock_cases.items():
-        called = lf.resolve_model_id(case["model_id"], case["region"], case["inference_profile"])
+        called = profiles.resolve_model_id(case["model_id"], case["region"], case["inference_profile"])
         assert case["called_model_id"] == called, key  # the layer's bedrock_model_id output
         prefix = called.split(".", 1)[0]
         base = case["base_model_id"]
         destinations = case["destination_model_arns"]
-        if prefix in lf.PROFILE_PREFIXES:
+        if prefix in profiles.PROFILE_PREFIXES:
             profile = f"arn:aws:bedrock:{case['region']}:123456789012:inference-profile/{called}"
             assert profile in case["profile_arns"], key
             # Wherever the profile may route the call (every Region of its geography, or none for global) ...
-            routed = {r for geo, regions in lf.PROFILE_SOURCE_REGIONS.items() if geo.split("+")[0] == prefix
+            routed = {r for geo, regions in profiles.PROFILE_SOURCE_REGIONS.items() if geo.split("+")[0] == prefix
                       for r in regions} | ({"", "us-east-1", "eu-west-1", "sa-east-1", "ap-northeast-2"}
                                            if prefix == "global" else set())
             assert routed, key
@@ -304,10 +306,10 @@ def test_model_in_any_region_is_granted_only_through_the_inference_profiles() ->
 
 
 def test_seoul_default_grants_named_arns_only(bedrock_cases: dict[str, dict[str, Any]]) -> None:
-    case = bedrock_cases[f"ap-northeast-2|{lf.DEFAULT_MODEL_ID}|auto"]
+    case = bedrock_cases[f"ap-northeast-2|{config.DEFAULT_MODEL_ID}|auto"]
     assert case["prefixes"] == ["apac", "global"]
-    assert case["called_model_id"] == f"global.{lf.DEFAULT_MODEL_ID}"
-    assert all(lf.DEFAULT_MODEL_ID in arn for arn in case["profile_arns"] + case["destination_model_arns"])
+    assert case["called_model_id"] == f"global.{config.DEFAULT_MODEL_ID}"
+    assert all(config.DEFAULT_MODEL_ID in arn for arn in case["profile_arns"] + case["destination_model_arns"])
     assert not [arn for arn in case["profile_arns"] if ":inference-profile/us." in arn]
 
 
@@ -407,8 +409,9 @@ def test_plan_deploys_only_a_fresh_build_for_the_runtime(terraform_bin: str, run
     from local import package
 
     shutil.copy(ROOT / "lambda_function.py", tmp_path / "lambda_function.py")
+    shutil.copytree(ROOT / "genai", tmp_path / "genai", ignore=shutil.ignore_patterns("__pycache__"))
     code, message = _package_case(terraform_bin, tmp_path)
-    assert code != 0 and "is missing, or was not built from this lambda_function.py" in message, message
+    assert code != 0 and "is missing, or was not built from these sources" in message, message
     assert "run make package" in message
 
     zip_path = package.build(tmp_path / "build" / "lambda_function.zip", python=runtime_python)
@@ -424,6 +427,13 @@ def test_plan_deploys_only_a_fresh_build_for_the_runtime(terraform_bin: str, run
     assert code != 0 and "run make package" in message, message
 
     shutil.copy(ROOT / "lambda_function.py", tmp_path / "lambda_function.py")
+    assert _package_case(terraform_bin, tmp_path)[0] == 0
+    with (tmp_path / "genai" / "model.py").open("a") as source:  # a module of the package edited after the build
+        source.write("# changed\n")
+    code, message = _package_case(terraform_bin, tmp_path)
+    assert code != 0 and "run make package" in message, message
+
+    shutil.copy(ROOT / "genai" / "model.py", tmp_path / "genai" / "model.py")
     assert _package_case(terraform_bin, tmp_path)[0] == 0
     package.build(zip_path, source_only=True)  # a source-only zip has no stamp: refused
     code, message = _package_case(terraform_bin, tmp_path)
@@ -903,11 +913,11 @@ def test_environment_passes_the_internet_settings() -> None:
         "rate_limit_client_tokens_per_day", "rate_limit_conversation_per_minute", "daily_token_cap",
         "client_address_source", "trusted_proxy_hops", "write_groups", "alb_authenticate_cognito")}
     # The layer's defaults are the function's own (lambda_function's constants, not copies).
-    assert defaults == {"create_limits_table": True, "rate_limit_client_per_minute": lf.DEFAULT_CLIENT_PER_MINUTE,
-                        "rate_limit_client_per_day": lf.DEFAULT_CLIENT_PER_DAY,
-                        "rate_limit_client_tokens_per_day": lf.DEFAULT_CLIENT_TOKENS_PER_DAY,
-                        "rate_limit_conversation_per_minute": lf.DEFAULT_CONVERSATION_PER_MINUTE,
-                        "daily_token_cap": lf.DEFAULT_DAILY_TOKEN_CAP, "client_address_source": "viewer",
+    assert defaults == {"create_limits_table": True, "rate_limit_client_per_minute": config.DEFAULT_CLIENT_PER_MINUTE,
+                        "rate_limit_client_per_day": config.DEFAULT_CLIENT_PER_DAY,
+                        "rate_limit_client_tokens_per_day": config.DEFAULT_CLIENT_TOKENS_PER_DAY,
+                        "rate_limit_conversation_per_minute": config.DEFAULT_CONVERSATION_PER_MINUTE,
+                        "daily_token_cap": config.DEFAULT_DAILY_TOKEN_CAP, "client_address_source": "viewer",
                         "trusted_proxy_hops": 1, "write_groups": [], "alb_authenticate_cognito": None}
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-import lambda_function as lf
+from genai import callers, config, request
 
 SUB = "6b0c2a6e-3c1f-4e8a-9d57-2f0d6c1e9a11"
 
 
-def settings(**overrides: Any) -> lf.Settings:
-    base = lf.Settings(db_cluster_arn="", db_secret_arn="", db_name="petclinic", model_id=lf.DEFAULT_MODEL_ID,
+def settings(**overrides: Any) -> config.Settings:
+    base = config.Settings(db_cluster_arn="", db_secret_arn="", db_name="petclinic", model_id=config.DEFAULT_MODEL_ID,
                        inference_profile="auto", max_tool_rounds=4, max_output_tokens=1024)
     return base._replace(**overrides)
 
@@ -43,12 +43,12 @@ def alb(headers: dict[str, str]) -> dict[str, Any]:
             "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:..."}}, "body": "{}"}
 
 
-def principal(event: dict[str, Any], **overrides: Any) -> lf.Principal | None:
-    return lf.principal_of(event, lf.describe_call(event), settings(**overrides))
+def principal(event: dict[str, Any], **overrides: Any) -> callers.Principal | None:
+    return callers.principal_of(event, request.describe_call(event), settings(**overrides))
 
 
 def address(event: dict[str, Any], **overrides: Any) -> str | None:
-    return lf.client_address(event, lf.describe_call(event), settings(**overrides))
+    return callers.client_address(event, request.describe_call(event), settings(**overrides))
 
 
 def oidc_data(claims: dict[str, Any]) -> str:
@@ -62,12 +62,12 @@ def oidc_data(claims: dict[str, Any]) -> str:
 
 def test_rest_cognito_claims_give_the_sub_and_groups() -> None:
     found = principal(rest({"claims": {"sub": SUB, "email": "vet@example.com", "cognito:groups": "staff,admins"}}))
-    assert found == lf.Principal("cognito", SUB, frozenset({"staff", "admins"}))
+    assert found == callers.Principal("cognito", SUB, frozenset({"staff", "admins"}))
     assert found.label == "cognito:" + SUB  # the stable id: never the e-mail
 
 
 def test_rest_lambda_authorizer_principal_id() -> None:
-    assert principal(rest({"principalId": "user-42", "scope": "x"})) == lf.Principal("lambda", "user-42")
+    assert principal(rest({"principalId": "user-42", "scope": "x"})) == callers.Principal("lambda", "user-42")
 
 
 def test_an_email_as_principal_id_is_hashed_not_kept() -> None:
@@ -78,15 +78,15 @@ def test_an_email_as_principal_id_is_hashed_not_kept() -> None:
 
 def test_http_v2_jwt_claims_and_iam() -> None:
     jwt = principal(http_v2({"jwt": {"claims": {"sub": SUB, "cognito:groups": "[staff vets]"}, "scopes": None}}))
-    assert jwt == lf.Principal("jwt", SUB, frozenset({"staff", "vets"}))
+    assert jwt == callers.Principal("jwt", SUB, frozenset({"staff", "vets"}))
     iam = principal(http_v2({"iam": {"userId": "AIDAEXAMPLE", "userArn": "arn:aws:iam::123456789012:user/jane"}}))
-    assert iam == lf.Principal("iam", "AIDAEXAMPLE")
+    assert iam == callers.Principal("iam", "AIDAEXAMPLE")
 
 
 def test_alb_identity_headers_count_only_when_the_alb_authenticates() -> None:
     headers = {"x-amzn-oidc-identity": SUB, "x-amzn-oidc-data": oidc_data({"sub": SUB, "cognito:groups": ["staff"]})}
     assert principal(alb(headers)) is None  # anyone can send these headers to an ALB without authentication
-    assert principal(alb(headers), alb_oidc_auth=True) == lf.Principal("alb", SUB, frozenset({"staff"}))
+    assert principal(alb(headers), alb_oidc_auth=True) == callers.Principal("alb", SUB, frozenset({"staff"}))
     assert principal(alb({"x-amzn-oidc-data": "junk"}), alb_oidc_auth=True) is None
 
 
@@ -113,24 +113,24 @@ def test_forged_authorizer_fields_in_the_body_or_headers_are_ignored() -> None:
 
 
 def test_a_direct_invoke_is_the_iam_authorised_operator() -> None:
-    assert principal({"question": "hi"}) == lf.Principal("invoke", lf.DIRECT_PRINCIPAL)
-    assert principal({"body": '{"question": "hi"}'}) == lf.Principal("invoke", lf.DIRECT_PRINCIPAL)  # make invoke
+    assert principal({"question": "hi"}) == callers.Principal("invoke", callers.DIRECT_PRINCIPAL)
+    assert principal({"body": '{"question": "hi"}'}) == callers.Principal("invoke", callers.DIRECT_PRINCIPAL)  # make invoke
 
 
 def test_who_may_write() -> None:
-    staff = lf.Asker(lf.Principal("cognito", SUB, frozenset({"staff"})), "198.51.100.7")
+    staff = callers.Asker(callers.Principal("cognito", SUB, frozenset({"staff"})), "198.51.100.7")
     assert staff.may_write(settings()) and staff.may_write(settings(write_groups=frozenset({"staff"})))
     assert not staff.may_write(settings(write_groups=frozenset({"admins"})))
-    assert not lf.Asker(None, "198.51.100.7").may_write(settings())
-    operator = lf.Asker(lf.Principal("invoke", lf.DIRECT_PRINCIPAL), None)
+    assert not callers.Asker(None, "198.51.100.7").may_write(settings())
+    operator = callers.Asker(callers.Principal("invoke", callers.DIRECT_PRINCIPAL), None)
     assert operator.may_write(settings()) and not operator.may_write(settings(write_groups=frozenset({"staff"})))
 
 
 def test_the_limits_key_on_the_principal_else_the_address() -> None:
-    assert lf.Asker(lf.Principal("jwt", SUB), "198.51.100.7").client_key == "principal:jwt:" + SUB
-    assert lf.Asker(None, "198.51.100.7").client_key == "address:198.51.100.7"
-    assert lf.Asker(None, None).client_key == "address:unknown"  # anonymous without an address: one shared key
-    assert lf.Asker(lf.Principal("invoke", lf.DIRECT_PRINCIPAL), None).client_key is None
+    assert callers.Asker(callers.Principal("jwt", SUB), "198.51.100.7").client_key == "principal:jwt:" + SUB
+    assert callers.Asker(None, "198.51.100.7").client_key == "address:198.51.100.7"
+    assert callers.Asker(None, None).client_key == "address:unknown"  # anonymous without an address: one shared key
+    assert callers.Asker(callers.Principal("invoke", callers.DIRECT_PRINCIPAL), None).client_key is None
 
 
 # ------------------------------------------------------------------ addresses
@@ -196,4 +196,4 @@ def test_an_http_shaped_event_without_request_context_is_anonymous() -> None:
     assert principal({**rest(), "requestContext": None}) is None
     without = {k: v for k, v in rest().items() if k != "requestContext"}
     assert principal(without) is None
-    assert principal({"body": '{"question": "hi"}'}) == lf.Principal("invoke", lf.DIRECT_PRINCIPAL)  # seed payload
+    assert principal({"body": '{"question": "hi"}'}) == callers.Principal("invoke", callers.DIRECT_PRINCIPAL)  # seed payload

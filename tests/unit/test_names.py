@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_function import extract_names
+from genai.understanding import extract_names
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_candidates_are_bounded() -> None:
 
 
 def test_tool_text_arguments_cannot_smuggle_like_wildcards() -> None:
-    from lambda_function import ToolInputError, _text_arg
+    from genai.tools import ToolInputError, _text_arg
 
     assert _text_arg({"name": "Le%o_\\"}, "name") == "Leo"
     for bad in ({"name": "%%"}, {"name": 7}, {"name": "x" * 81}):
@@ -82,7 +82,7 @@ def test_aggregate_words_become_aggregates() -> None:
 def test_periods() -> None:
     from datetime import date
 
-    from lambda_function import extract_period
+    from genai.understanding import extract_period
 
     assert extract_period("2024년에 방문은 몇 건이야?") == (date(2024, 1, 1), date(2024, 12, 31))
     assert extract_period("2025년 6월 방문") == (date(2025, 6, 1), date(2025, 6, 30))
@@ -93,13 +93,13 @@ def test_periods() -> None:
 
 
 def test_the_contract_tests_question_needs_no_prefetch() -> None:
-    from lambda_function import _prefetch_sql
+    from genai.facts import _prefetch_sql
 
     assert _prefetch_sql(extract_names("and the pets?")) == {}
 
 
 def test_transliteration_both_ways() -> None:
-    from lambda_function import MAX_TRANSLITERATIONS, hangul_to_latin, latin_to_hangul
+    from genai.understanding import MAX_TRANSLITERATIONS, hangul_to_latin, latin_to_hangul
 
     assert "coco" in hangul_to_latin("코코") and "leo" in hangul_to_latin("레오")
     assert len(hangul_to_latin("럭키")) <= MAX_TRANSLITERATIONS

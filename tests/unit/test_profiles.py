@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_function import MODEL_PROFILES, PROFILE_SOURCE_REGIONS, resolve_model_id
+from genai.profiles import MODEL_PROFILES, PROFILE_SOURCE_REGIONS, resolve_model_id
 
 HAIKU3 = "anthropic.claude-3-haiku-20240307-v1:0"
 SONNET35 = "anthropic.claude-3-5-sonnet-20240620-v1:0"

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 import lambda_function as lf
+from genai import clients, config, errors
 
 CLUSTER = "arn:aws:rds:ap-northeast-2:123456789012:cluster:petclinic-dev-aurora-cluster"
 SECRET = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-1a2b3c-AbCdEf"
@@ -25,11 +26,11 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_defaults(env: pytest.MonkeyPatch) -> None:
-    settings = lf.Settings.from_env()
+    settings = config.Settings.from_env()
     assert settings.db_name == "petclinic"
     assert settings.model_id == "anthropic.claude-haiku-4-5-20251001-v1:0"
     assert settings.inference_profile == "auto"
-    assert settings.max_tool_rounds == lf.DEFAULT_MAX_TOOL_ROUNDS
+    assert settings.max_tool_rounds == config.DEFAULT_MAX_TOOL_ROUNDS
     assert (settings.memory, settings.writes_enabled, settings.cors_allow_origins) == (False, False, ())
     assert (settings.conversation_idle_minutes, settings.conversation_max_turns) == (60, 5)
     assert settings.api_gateway_budget_ms == 28_000 < 29_000
@@ -38,7 +39,7 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
 def test_an_empty_setting_means_its_default(env: pytest.MonkeyPatch) -> None:
     """make exports WRITES_ENABLED even when unset: empty must not break make run."""
     env.setenv("WRITES_ENABLED", "")
-    assert lf.Settings.from_env().writes_enabled is False
+    assert config.Settings.from_env().writes_enabled is False
 
 
 def test_memory_writes_and_cors_settings(env: pytest.MonkeyPatch) -> None:
@@ -46,7 +47,7 @@ def test_memory_writes_and_cors_settings(env: pytest.MonkeyPatch) -> None:
     env.setenv("WRITES_ENABLED", "TRUE")
     env.setenv("CORS_ALLOW_ORIGIN", "https://petclinic.example.com, http://localhost:8080")
     env.setenv("API_GATEWAY_BUDGET_MS", "100")
-    settings = lf.Settings.from_env()
+    settings = config.Settings.from_env()
     assert settings.memory and settings.writes_enabled
     assert settings.cors_allow_origins == ("https://petclinic.example.com", "http://localhost:8080")
     assert settings.api_gateway_budget_ms == 1000  # clamped
@@ -55,11 +56,11 @@ def test_memory_writes_and_cors_settings(env: pytest.MonkeyPatch) -> None:
 def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:
     env.setenv("MAX_TOOL_ROUNDS", "99")
     env.setenv("MAX_OUTPUT_TOKENS", "abc")
-    settings = lf.Settings.from_env()
+    settings = config.Settings.from_env()
     assert settings.max_tool_rounds == 10
-    assert settings.max_output_tokens == lf.DEFAULT_MAX_OUTPUT_TOKENS
+    assert settings.max_output_tokens == config.DEFAULT_MAX_OUTPUT_TOKENS
     env.setenv("RATE_LIMIT_CLIENT_PER_DAY", "10000000")  # its tags would not fit one DynamoDB item
-    assert lf.Settings.from_env().client_per_day == lf.MAX_CLIENT_PER_DAY == 20_000
+    assert config.Settings.from_env().client_per_day == config.MAX_CLIENT_PER_DAY == 20_000
 
 
 @pytest.mark.parametrize(
@@ -92,16 +93,16 @@ def test_invalid_configuration_is_a_500_that_names_nothing_secret(
 @pytest.mark.parametrize("budget_s", [1.0, 1.9, 7.9, 29.0, 54.0, 120.5, 899.0])
 @pytest.mark.parametrize("service", ["rds-data", "bedrock-runtime"])
 def test_a_call_never_outlives_its_budget(env: pytest.MonkeyPatch, service: str, budget_s: float) -> None:
-    config = lf.client(service, budget_s).meta.config
+    config = clients.client(service, budget_s).meta.config
     per_attempt = config.connect_timeout + config.read_timeout
     assert per_attempt <= budget_s
-    assert per_attempt > min(budget_s, lf.DATA_API_MAX_S if service == "rds-data" else budget_s) / 2  # not needlessly short
+    assert per_attempt > min(budget_s, clients.DATA_API_MAX_S if service == "rds-data" else budget_s) / 2  # not needlessly short
     assert config.retries == {"mode": "standard", "total_max_attempts": 1}  # one attempt, counted as botocore counts
 
 
 def test_no_budget_no_call(env: pytest.MonkeyPatch) -> None:
-    with pytest.raises(lf.UpstreamTimeout):
-        lf.client("bedrock-runtime", 0.9)
+    with pytest.raises(errors.UpstreamTimeout):
+        clients.client("bedrock-runtime", 0.9)
 
 
 @pytest.mark.parametrize("missing", ["region", "credentials"])
@@ -140,7 +141,7 @@ def test_every_lambda_log_level_imports(level: str, expected: str) -> None:
     from pathlib import Path
 
     root = Path(lf.__file__).resolve().parent
-    code = "import logging, lambda_function as lf; print(logging.getLevelName(lf.logger.level))"
+    code = "import logging, lambda_function; from genai import log; print(logging.getLevelName(log.logger.level))"
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                           env={**os.environ, "AWS_LAMBDA_LOG_LEVEL": level}, check=False)
     assert done.returncode == 0, done.stderr[-500:]

@@ -1,0 +1,196 @@
+"""Who is asking. The signed-in principal comes only from what API Gateway or the ALB
+wrote (requestContext, never the body; the ALB's identity headers only when the ALB authenticates),
+the client's address from the trusted proxy hop, and cross-site browser requests are refused.
+Keys derived from them are hashes (digest).
+
+Imports config, errors and request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import Any, NamedTuple
+
+from . import config
+from .config import Settings
+from .errors import Forbidden
+from .request import Call
+
+DIRECT_PRINCIPAL = "lambda-invoke"  # an IAM-authorised direct invoke: the event has no requestContext
+_STABLE_ID_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
+MAX_IDENTITY_HEADER = 16 * 1024
+MAX_FORWARDED_HOPS = 8  # X-Forwarded-For entries read, from the right (TRUSTED_PROXY_HOPS is at most 5)
+
+
+class Principal(NamedTuple):
+    """An authenticated caller, by a stable id (sub, principalId, IAM user id), never an e-mail or a name."""
+
+    kind: str  # cognito, lambda, jwt, iam, alb, invoke
+    id: str
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+OPERATOR = Principal("invoke", DIRECT_PRINCIPAL)  # who a direct invoke is (label invoke:lambda-invoke)
+
+
+class Asker(NamedTuple):
+    """Who the limits count and who may write: the principal when signed in, else the client address."""
+
+    principal: Principal | None
+    address: str | None  # None for direct invokes (no client address: IAM authorised them)
+
+    @property
+    def client_key(self) -> str | None:
+        if self.principal is not None:
+            return None if self.principal.kind == "invoke" else "principal:" + self.principal.label
+        return "address:" + (self.address or "unknown")  # anonymous callers without an address share one
+
+    def may_write(self, settings: Settings) -> bool:
+        if self.principal is None:
+            return False
+        return not settings.write_groups or bool(self.principal.groups & settings.write_groups)
+
+
+def _stable_id(value: Any) -> str | None:
+    """An id fit to key limits and audit records on; one that looks like an e-mail is hashed."""
+    if not isinstance(value, str) or not _STABLE_ID_RE.fullmatch(value):
+        return None
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:32] if "@" in value else value
+
+
+def _groups(claims: dict[str, Any]) -> frozenset[str]:
+    """cognito:groups as a list, or as the strings API Gateway makes of it ("a,b" or "[a b]")."""
+    raw = claims.get("cognito:groups")
+    items = raw if isinstance(raw, list) else re.split(r"[\s,]+", raw.strip("[]")) if isinstance(raw, str) else []
+    return frozenset(g for g in items if isinstance(g, str) and config._GROUP_RE.fullmatch(g))
+
+
+def _from_claims(kind: str, claims: Any) -> Principal | None:
+    sub = _stable_id(claims.get("sub")) if isinstance(claims, dict) else None
+    return Principal(kind, sub, _groups(claims)) if sub else None
+
+
+def _alb_claims(headers: dict[str, str]) -> dict[str, Any]:
+    """The claims of x-amzn-oidc-data (the ALB's signed JWT; the signature is the ALB's to check)."""
+    token = headers.get("x-amzn-oidc-data", "")
+    parts = token.split(".") if len(token) <= MAX_IDENTITY_HEADER else []
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def principal_of(event: Any, call: Call, settings: Settings) -> Principal | None:
+    """The authenticated principal of the request, or None for an anonymous caller."""
+    if not isinstance(event, dict):
+        return None
+    if "requestContext" not in event:
+        # A direct invoke (IAM authorised whoever holds lambda:InvokeFunction), unless it is shaped
+        # like an HTTP request: API Gateway's proxy integration and the ALB always write
+        # requestContext, so such an event came through something else (a pass-through mapping).
+        http_shaped = any(key in event for key in ("httpMethod", "headers", "multiValueHeaders", "rawPath", "routeKey"))
+        return None if http_shaped else OPERATOR
+    context = event["requestContext"]
+    if not isinstance(context, dict):
+        return None
+    if call.source.startswith("alb"):
+        if not settings.alb_oidc_auth:  # without authentication on the rule, anyone can send these headers
+            return None
+        sub = _stable_id(call.headers.get("x-amzn-oidc-identity"))
+        return Principal("alb", sub, _groups(_alb_claims(call.headers))) if sub else None
+    authorizer = context.get("authorizer")
+    if not isinstance(authorizer, dict):
+        return None
+    if call.source == "http_v2":
+        jwt, iam = authorizer.get("jwt"), authorizer.get("iam")
+        if isinstance(jwt, dict):
+            return _from_claims("jwt", jwt.get("claims"))
+        user = _stable_id(iam.get("userId")) if isinstance(iam, dict) else None
+        return Principal("iam", user) if user else None
+    if isinstance(authorizer.get("claims"), dict):
+        return _from_claims("cognito", authorizer["claims"])
+    principal_id = _stable_id(authorizer.get("principalId"))
+    return Principal("lambda", principal_id) if principal_id else None
+
+
+def _address(text: str) -> str | None:
+    """A canonical client address; an IPv6 client is its /64 (one subscriber holds the whole prefix)."""
+    import ipaddress  # only when there is an address to read: nothing at import
+
+    text = text.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1:text.index("]")]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.version == 6:
+        mapped = ip.ipv4_mapped  # type: ignore[union-attr]
+        return str(mapped) if mapped else str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def client_address(event: dict[str, Any], call: Call, settings: Settings) -> str | None:
+    """The address the client cannot choose: CloudFront-Viewer-Address (when CloudFront forwards it),
+    else the X-Forwarded-For entry the trusted proxies appended, counted from the right; the
+    left-most entries are whatever the client sent."""
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        return None
+    holder = context.get("http") if call.source == "http_v2" else context.get("identity")
+    connection = holder.get("sourceIp") if isinstance(holder, dict) else None  # the ALB puts it in X-Forwarded-For
+    connection = connection if isinstance(connection, str) else None
+    source = settings.client_address_source
+    if source == "viewer" and call.headers.get("cloudfront-viewer-address"):
+        viewer = call.headers["cloudfront-viewer-address"][:64]
+        found = _address(viewer.rpartition(":")[0]) or _address(viewer)  # "ip:port"
+        if found:
+            return found
+    if source != "connection":
+        # Read from the right, where the proxies appended: the client can pad the left without bound.
+        parts = call.headers.get("x-forwarded-for", "").rsplit(",", MAX_FORWARDED_HOPS)
+        if len(parts) > MAX_FORWARDED_HOPS:
+            parts = parts[1:]  # the unread rest: client-written
+        chain = [hop.strip() for hop in parts if hop.strip()]
+        if connection and (not chain or chain[-1] != connection):
+            chain.append(connection)  # the last hop is the peer that connected to API Gateway (or the ALB)
+        if chain:
+            # Fewer hops than trusted proxies: the request bypassed them; only the nearest peer is known.
+            index = len(chain) - 1 - settings.trusted_proxy_hops
+            found = _address(chain[index] if index >= 0 else chain[-1])
+            if found:
+                return found
+    return _address(connection) if connection else None
+
+
+def refuse_cross_site(call: Call, settings: Settings) -> None:
+    """A question sent by another site's page through a visitor's browser (a form, an image, fetch)
+    is refused: it would spend the clinic's budget on a fresh address per visitor. Browsers say so
+    in Sec-Fetch-Site; an origin allowed by CORS_ALLOW_ORIGIN may still ask."""
+    if call.headers.get("sec-fetch-site", "").lower() != "cross-site":
+        return
+    allowed = settings.cors_allow_origins
+    if "*" not in allowed and call.headers.get("origin", "") not in allowed:
+        raise Forbidden()
+
+
+def asker_of(event: Any, call: Call, settings: Settings) -> Asker:
+    principal = principal_of(event, call, settings)
+    address = client_address(event, call, settings) if isinstance(event, dict) else None
+    return Asker(principal, address)
+
+
+def _digest(value: str) -> str:
+    """Keys and request tags are hashes: the table holds no address, principal or conversation id."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:24]

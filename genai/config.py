@@ -1,0 +1,183 @@
+"""The function's settings: every environment variable it reads (``_env``), validated
+once per instance into an immutable Settings, and the fixed limits (sizes, reserves, defaults) every
+other module uses. A bad setting raises ConfigurationError.
+
+Imports only the ground floor (errors, log, profiles).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import NamedTuple
+
+from . import profiles
+from .errors import ConfigurationError
+from .log import logger
+
+DEFAULT_MODEL_ID = "anthropic.claude-haiku-4-5-20251001-v1:0"
+MAX_QUESTION_CHARS = 2000
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_TOOL_ROUNDS = 4
+DEFAULT_MAX_OUTPUT_TOKENS = 1024
+# No model call starts with less than this left (it could not finish); a database call leaves it
+# for the model call that follows. Every call also leaves RESPONSE_RESERVE_MS to answer.
+MODEL_CALL_RESERVE_MS = 8_000
+RESPONSE_RESERVE_MS = 1_000
+MAX_TOOL_CALLS_PER_ROUND = 6  # extra toolUse blocks in one turn get an error toolResult, not a statement
+MAX_TOOL_INPUT_CHARS = 2_000  # a larger tool input is refused and not echoed back to the model
+# Past this many tokens (input + output, all calls) a question runs no more tools: the next call must
+# answer, so one question spends at most about twice this (the daily cap's overshoot per question).
+QUESTION_TOKEN_CEILING = 60_000
+DEFAULT_TIME_BUDGET_MS = 60_000
+# API Gateway's REST integration timeout is 29 s: answer (504 if need be) before it gives up.
+DEFAULT_API_GATEWAY_BUDGET_MS = 28_000
+DEFAULT_CONVERSATION_IDLE_MINUTES = 60
+DEFAULT_CONVERSATION_MAX_TURNS = 5
+# Rate-limit and spend defaults for the public internet: a clinic's staff behind one office address stay well inside
+# them; a loop from one address gets at most 20 questions a minute (40 across a window boundary).
+DEFAULT_CLIENT_PER_MINUTE = 20
+DEFAULT_CLIENT_PER_DAY = 500
+DEFAULT_CONVERSATION_PER_MINUTE = 6
+DEFAULT_DAILY_TOKEN_CAP = 2_000_000  # input + output tokens per UTC day, the whole function
+DEFAULT_CLIENT_TOKENS_PER_DAY = 400_000  # one client alone cannot spend the day's cap (a fifth of it)
+# Anonymous questions stop at this share of the cap: signed-in staff keep the rest of the day's budget.
+ANONYMOUS_CAP_SHARE = 0.8
+MAX_CLIENT_PER_DAY = 20_000  # the day window keeps a 12-character tag per admitted request (< 400 KB)
+CLIENT_ADDRESS_SOURCES = ("viewer", "forwarded", "connection")
+
+# Used with fullmatch ("$" would let a trailing newline through).
+_CLUSTER_ARN_RE = re.compile(r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}")
+_SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+")
+_DB_NAME_RE = re.compile(r"[A-Za-z0-9_$]{1,64}")
+_MODEL_ID_RE = re.compile(r"(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/)?[A-Za-z0-9.:_-]{3,200}")
+_TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?")
+_GROUP_RE = re.compile(r"[^\s,]{1,128}")  # a Cognito group name (letters of any script, no spaces)
+
+
+def _env(name: str, default: str = "") -> str:
+    """Every variable this module reads goes through here (the Terraform tests rely on that)."""
+    return os.environ.get(name, default).strip()
+
+
+class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class-creation cost at import
+    db_cluster_arn: str
+    db_secret_arn: str
+    db_name: str
+    model_id: str
+    inference_profile: str
+    max_tool_rounds: int
+    max_output_tokens: int
+    conversation_table: str = ""  # empty: no conversation memory
+    conversation_idle_minutes: int = DEFAULT_CONVERSATION_IDLE_MINUTES
+    conversation_max_turns: int = DEFAULT_CONVERSATION_MAX_TURNS
+    api_gateway_budget_ms: int = DEFAULT_API_GATEWAY_BUDGET_MS
+    cors_allow_origins: tuple[str, ...] = ()
+    writes_enabled: bool = False
+    limits_table: str = ""  # empty: no rate limits and no daily cap
+    client_per_minute: int = DEFAULT_CLIENT_PER_MINUTE  # 0 turns one limit off
+    client_per_day: int = DEFAULT_CLIENT_PER_DAY
+    client_tokens_per_day: int = DEFAULT_CLIENT_TOKENS_PER_DAY
+    conversation_per_minute: int = DEFAULT_CONVERSATION_PER_MINUTE
+    daily_token_cap: int = DEFAULT_DAILY_TOKEN_CAP
+    client_address_source: str = "viewer"
+    trusted_proxy_hops: int = 1
+    write_groups: frozenset[str] = frozenset()  # empty: any authenticated principal may write
+    alb_oidc_auth: bool = False  # the ALB authenticates, so its x-amzn-oidc-* headers can be trusted
+
+    @property
+    def memory(self) -> bool:
+        return bool(self.conversation_table)
+
+    @property
+    def limits(self) -> bool:
+        return bool(self.limits_table)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        values = cls(
+            db_cluster_arn=_env("DB_CLUSTER_ARN"),
+            db_secret_arn=_env("DB_SECRET_ARN"),
+            db_name=_env("DB_NAME", "petclinic"),
+            model_id=_env("BEDROCK_MODEL_ID", DEFAULT_MODEL_ID) or DEFAULT_MODEL_ID,
+            inference_profile=_env("BEDROCK_INFERENCE_PROFILE", "auto").lower() or "auto",
+            max_tool_rounds=_int_setting("MAX_TOOL_ROUNDS", DEFAULT_MAX_TOOL_ROUNDS, 1, 10),
+            max_output_tokens=_int_setting("MAX_OUTPUT_TOKENS", DEFAULT_MAX_OUTPUT_TOKENS, 64, 8192),
+            conversation_table=_env("CONVERSATION_TABLE"),
+            conversation_idle_minutes=_int_setting("CONVERSATION_IDLE_MINUTES", DEFAULT_CONVERSATION_IDLE_MINUTES,
+                                                   5, 10080),
+            conversation_max_turns=_int_setting("CONVERSATION_MAX_TURNS", DEFAULT_CONVERSATION_MAX_TURNS, 1, 20),
+            api_gateway_budget_ms=_int_setting("API_GATEWAY_BUDGET_MS", DEFAULT_API_GATEWAY_BUDGET_MS, 1000, 900_000),
+            cors_allow_origins=tuple(o.strip() for o in _env("CORS_ALLOW_ORIGIN").split(",") if o.strip()),
+            writes_enabled=(_env("WRITES_ENABLED") or "false").lower() == "true",
+            limits_table=_env("LIMITS_TABLE"),
+            client_per_minute=_int_setting("RATE_LIMIT_CLIENT_PER_MINUTE", DEFAULT_CLIENT_PER_MINUTE, 0, 100_000),
+            client_per_day=_int_setting("RATE_LIMIT_CLIENT_PER_DAY", DEFAULT_CLIENT_PER_DAY, 0, MAX_CLIENT_PER_DAY),
+            client_tokens_per_day=_int_setting("RATE_LIMIT_CLIENT_TOKENS_PER_DAY", DEFAULT_CLIENT_TOKENS_PER_DAY, 0,
+                                               10**10),
+            conversation_per_minute=_int_setting("RATE_LIMIT_CONVERSATION_PER_MINUTE", DEFAULT_CONVERSATION_PER_MINUTE,
+                                                 0, 100_000),
+            daily_token_cap=_int_setting("DAILY_TOKEN_CAP", DEFAULT_DAILY_TOKEN_CAP, 0, 10**10),
+            client_address_source=_env("CLIENT_ADDRESS_SOURCE", "viewer").lower() or "viewer",
+            trusted_proxy_hops=_int_setting("TRUSTED_PROXY_HOPS", 1, 0, 5),
+            write_groups=frozenset(g.strip() for g in _env("WRITE_GROUPS").split(",") if g.strip()),
+            alb_oidc_auth=(_env("ALB_OIDC_AUTH") or "false").lower() == "true",
+        )
+        problems = values.problems()
+        for switch in ("WRITES_ENABLED", "ALB_OIDC_AUTH"):  # empty (make exports it): off
+            if (_env(switch) or "false").lower() not in ("true", "false"):
+                problems.append(f"{switch} must be true or false")
+        if problems:
+            # Names of variables are not secret; their values may be, so only names are logged.
+            logger.error("invalid configuration", extra={"problems": problems})
+            raise ConfigurationError()
+        return values
+
+    def problems(self) -> list[str]:
+        found = []
+        if not _CLUSTER_ARN_RE.fullmatch(self.db_cluster_arn):
+            found.append("DB_CLUSTER_ARN must be an Aurora cluster ARN")
+        if not _SECRET_ARN_RE.fullmatch(self.db_secret_arn):
+            found.append("DB_SECRET_ARN must be a Secrets Manager secret ARN (not a secret name)")
+        if not _DB_NAME_RE.fullmatch(self.db_name):
+            found.append("DB_NAME must be a plain database name")
+        if not _MODEL_ID_RE.fullmatch(self.model_id):
+            found.append("BEDROCK_MODEL_ID is not a Bedrock model ID or ARN")
+        if self.inference_profile not in ("auto", "none", *profiles.PROFILE_PREFIXES):
+            found.append("BEDROCK_INFERENCE_PROFILE must be auto, none or one of " + ", ".join(profiles.PROFILE_PREFIXES))
+        if self.conversation_table and not _TABLE_RE.fullmatch(self.conversation_table):
+            found.append("CONVERSATION_TABLE must be a DynamoDB table name")
+        if [o for o in self.cors_allow_origins if not _ORIGIN_RE.fullmatch(o)]:
+            found.append("CORS_ALLOW_ORIGIN must be *, or origins such as https://petclinic.example.com, comma-separated")
+        if self.writes_enabled and not self.memory:
+            found.append("WRITES_ENABLED needs CONVERSATION_TABLE: a pending write lives in the conversation")
+        if self.limits_table and not _TABLE_RE.fullmatch(self.limits_table):
+            found.append("LIMITS_TABLE must be a DynamoDB table name")
+        if self.client_address_source not in CLIENT_ADDRESS_SOURCES:
+            found.append("CLIENT_ADDRESS_SOURCE must be one of " + ", ".join(CLIENT_ADDRESS_SOURCES))
+        if [g for g in self.write_groups if not _GROUP_RE.fullmatch(g)]:
+            found.append("WRITE_GROUPS must be Cognito group names, comma-separated")
+        return found
+
+
+def _int_setting(name: str, default: int, low: int, high: int) -> int:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = default
+        logger.warning("ignoring non-integer setting", extra={"setting": name})
+    return min(max(value, low), high)
+
+
+_settings: Settings | None = None
+
+
+def settings_once() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings

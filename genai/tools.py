@@ -1,0 +1,265 @@
+"""The read tools the model may call (search owners, pets, visits; get an owner; list
+vets; aggregates), their input validation (ToolInputError) and their JSON schemas. Every statement
+is parameterised and every list bounded.
+
+Imports config, dataapi and understanding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from . import dataapi, understanding
+from .config import Settings
+
+TOOL_DEFAULT_LIMIT = 20
+TOOL_MAX_LIMIT = 50
+OWNER_ROWS_CAP = 200  # get_owner: joined pet/visit rows of one owner
+
+
+class ToolInputError(ValueError):
+    """The model passed arguments a tool cannot use; it gets the message back and can retry."""
+
+
+def _limit(args: dict[str, Any]) -> int:
+    value = args.get("limit", TOOL_DEFAULT_LIMIT)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ToolInputError("limit must be a positive integer")
+    return min(value, TOOL_MAX_LIMIT)
+
+
+def _text_arg(args: dict[str, Any], name: str) -> str | None:
+    value = args.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 80:
+        raise ToolInputError(f"{name} must be a string of at most 80 characters")
+    cleaned = value.replace("%", "").replace("_", "").replace("\\", "").strip()  # no LIKE wildcards or escapes
+    if not cleaned:
+        raise ToolInputError(f"{name} must contain letters")
+    return cleaned
+
+
+def _date_arg(args: dict[str, Any], name: str) -> date | None:
+    value = args.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ToolInputError(f"{name} must be a date in YYYY-MM-DD form") from None
+
+
+class _Where:
+    """Collects parameterised conditions; SQL text comes only from the fixed fragments below."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def add(self, clause: str, **params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.update(params)
+
+    def sql(self) -> str:
+        return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
+
+
+def _person_name(where: _Where, prefix: str, name: str, key: str) -> None:
+    """Match a first or last name (prefix, case-insensitive) or a full name in either order ("박지훈", "Coleman Jean")."""
+    clause = f"({prefix}.first_name LIKE :{key} OR {prefix}.last_name LIKE :{key}"
+    params: dict[str, Any] = {key: name + "%"}
+    parts = name.split()
+    if len(parts) != 2 and understanding.has_hangul(name) and 3 <= len(name) <= 4:
+        parts = [name[1:], name[0]]  # "박지훈": given name 지훈, family name 박
+    if len(parts) == 2:  # both orders: names are entered either way round
+        clause += (f" OR ({prefix}.first_name = :{key}_a AND {prefix}.last_name = :{key}_b)"
+                   f" OR ({prefix}.first_name = :{key}_b AND {prefix}.last_name = :{key}_a)")
+        params.update({f"{key}_a": parts[0], f"{key}_b": parts[1]})
+    where.add(clause + ")", **params)
+
+
+def _limited(rows: list[dict[str, Any]], limit: int, key: str) -> dict[str, Any]:
+    return {key: rows[:limit], "count": min(len(rows), limit), "truncated": len(rows) > limit}
+
+
+def tool_search_owners(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    limit, where = _limit(args), _Where()
+    if name := _text_arg(args, "name"):
+        _person_name(where, "o", name, "name")
+    if city := _text_arg(args, "city"):
+        where.add("o.city = :city", city=city)
+    rows = dataapi._execute(
+        settings,
+        "SELECT o.id AS owner_id, o.first_name, o.last_name, o.address, o.city, o.telephone,"
+        " (SELECT COUNT(*) FROM pets p WHERE p.owner_id = o.id) AS pet_count FROM owners o"
+        + where.sql() + " ORDER BY o.last_name, o.first_name, o.id LIMIT :lim",
+        {**where.params, "lim": limit + 1},
+    )
+    return _limited(rows, limit, "owners")
+
+
+def tool_search_pets(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    limit, where = _limit(args), _Where()
+    if name := _text_arg(args, "name"):
+        where.add("p.name LIKE :name", name=name + "%")
+    if pet_type := _text_arg(args, "type"):
+        where.add("t.name = :type", type=pet_type)
+    if owner := _text_arg(args, "owner_name"):
+        _person_name(where, "o", owner, "owner")
+    rows = dataapi._execute(
+        settings,
+        "SELECT p.name, p.birth_date, t.name AS type, o.id AS owner_id,"
+        " o.first_name AS owner_first_name, o.last_name AS owner_last_name, o.city AS owner_city"
+        " FROM pets p JOIN types t ON t.id = p.type_id JOIN owners o ON o.id = p.owner_id"
+        + where.sql() + " ORDER BY p.name, p.id LIMIT :lim",
+        {**where.params, "lim": limit + 1},
+    )
+    return _limited(rows, limit, "pets")
+
+
+def tool_get_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    owner_id = args.get("owner_id")
+    if not isinstance(owner_id, int) or isinstance(owner_id, bool) or owner_id < 1:
+        raise ToolInputError("owner_id must be a positive integer from search_owners or search_pets")
+    cap = OWNER_ROWS_CAP
+    rows = dataapi._execute(
+        settings,
+        "SELECT o.first_name, o.last_name, o.address, o.city, o.telephone, p.id AS pet_id, p.name AS pet,"
+        " p.birth_date, t.name AS type, v.visit_date, v.description"
+        " FROM owners o LEFT JOIN pets p ON p.owner_id = o.id LEFT JOIN types t ON t.id = p.type_id"
+        " LEFT JOIN visits v ON v.pet_id = p.id WHERE o.id = :owner_id"
+        " ORDER BY p.name, p.id, v.visit_date DESC LIMIT :lim",
+        {"owner_id": owner_id, "lim": cap + 1},
+    )
+    if not rows:
+        return {"found": False, "message": "no owner with that owner_id"}
+    owner = {k: rows[0][k] for k in ("first_name", "last_name", "address", "city", "telephone")}
+    pets: dict[Any, dict[str, Any]] = {}
+    for row in rows[:cap]:
+        if row["pet_id"] is None:
+            continue
+        pet = pets.setdefault(
+            row["pet_id"], {"name": row["pet"], "type": row["type"], "birth_date": row["birth_date"], "visits": []}
+        )
+        if row["visit_date"] is not None:
+            pet["visits"].append({"date": row["visit_date"], "description": row["description"]})
+    return {"found": True, "owner": owner, "pets": list(pets.values()), "truncated": len(rows) > cap}
+
+
+def tool_list_vets(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    limit, where = _limit(args), _Where()
+    if name := _text_arg(args, "name"):
+        _person_name(where, "v", name, "name")
+    if specialty := _text_arg(args, "specialty"):
+        if specialty.lower() == "none":
+            where.add("NOT EXISTS (SELECT 1 FROM vet_specialties x WHERE x.vet_id = v.id)")
+        else:
+            where.add(
+                "v.id IN (SELECT x.vet_id FROM vet_specialties x JOIN specialties y ON y.id = x.specialty_id"
+                " WHERE y.name = :specialty)",
+                specialty=specialty,
+            )
+    rows = dataapi._execute(
+        settings,
+        "SELECT v.id AS vet_id, v.first_name, v.last_name, s.name AS specialty FROM vets v"
+        " LEFT JOIN vet_specialties vs ON vs.vet_id = v.id LEFT JOIN specialties s ON s.id = vs.specialty_id"
+        + where.sql() + " ORDER BY v.last_name, v.first_name, v.id, s.name LIMIT :lim",
+        {**where.params, "lim": limit * 4 + 1},
+    )
+    vets: dict[Any, dict[str, Any]] = {}
+    for row in rows[: limit * 4]:
+        vet = vets.setdefault(
+            row["vet_id"], {"first_name": row["first_name"], "last_name": row["last_name"], "specialties": []}
+        )
+        if row["specialty"] is not None:
+            vet["specialties"].append(row["specialty"])
+    listed = list(vets.values())
+    return {"vets": listed[:limit], "count": min(len(listed), limit),
+            "truncated": len(listed) > limit or len(rows) > limit * 4}
+
+
+def tool_search_visits(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    limit, where = _limit(args), _Where()
+    if pet := _text_arg(args, "pet_name"):
+        where.add("p.name = :pet", pet=pet)
+    if owner := _text_arg(args, "owner_name"):
+        _person_name(where, "o", owner, "owner")
+    if start := _date_arg(args, "date_from"):
+        where.add("v.visit_date >= :date_from", date_from=start)
+    if end := _date_arg(args, "date_to"):
+        where.add("v.visit_date <= :date_to", date_to=end)
+    rows = dataapi._execute(
+        settings,
+        "SELECT v.visit_date, v.description, p.name AS pet_name, t.name AS pet_type,"
+        " o.first_name AS owner_first_name, o.last_name AS owner_last_name"
+        " FROM visits v JOIN pets p ON p.id = v.pet_id JOIN types t ON t.id = p.type_id"
+        " JOIN owners o ON o.id = p.owner_id"
+        + where.sql() + " ORDER BY v.visit_date DESC, v.id DESC LIMIT :lim",
+        {**where.params, "lim": limit + 1},
+    )
+    return _limited(rows, limit, "visits")
+
+
+_AGGREGATES = {
+    "owners_per_city": "SELECT o.city AS label, COUNT(*) AS n FROM owners o GROUP BY o.city"
+    " ORDER BY n DESC, label LIMIT :lim",
+    "pets_per_type": "SELECT t.name AS label, COUNT(p.id) AS n FROM types t LEFT JOIN pets p ON p.type_id = t.id"
+    " GROUP BY t.name ORDER BY n DESC, label LIMIT :lim",
+    "vets_per_specialty": "SELECT s.name AS label, COUNT(vs.vet_id) AS n FROM specialties s"
+    " LEFT JOIN vet_specialties vs ON vs.specialty_id = s.id GROUP BY s.name ORDER BY n DESC, label LIMIT :lim",
+    "totals": "SELECT (SELECT COUNT(*) FROM owners) AS owners, (SELECT COUNT(*) FROM pets) AS pets,"
+    " (SELECT COUNT(*) FROM vets) AS vets, (SELECT COUNT(*) FROM visits) AS visits,"
+    " (SELECT COUNT(*) FROM types) AS pet_types, (SELECT COUNT(*) FROM specialties) AS specialties",
+}
+
+
+def tool_aggregate(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+    metric = args.get("metric")
+    if metric == "visits_in_period":
+        start, end = _date_arg(args, "date_from"), _date_arg(args, "date_to")
+        where = _Where()
+        if start:
+            where.add("v.visit_date >= :date_from", date_from=start)
+        if end:
+            where.add("v.visit_date <= :date_to", date_to=end)
+        rows = dataapi._execute(settings, "SELECT COUNT(*) AS n FROM visits v" + where.sql(), where.params)
+        return {"metric": metric, "date_from": str(start or ""), "date_to": str(end or ""), "visits": rows[0]["n"]}
+    if metric == "totals":
+        return {"metric": metric, **dataapi._execute(settings, _AGGREGATES["totals"])[0]}
+    if metric not in _AGGREGATES:
+        raise ToolInputError("metric must be one of: " + ", ".join([*_AGGREGATES, "visits_in_period"]))
+    limit = _limit(args)
+    rows = dataapi._execute(settings, _AGGREGATES[metric], {"lim": limit + 1})
+    return {"metric": metric, **_limited([{"label": r["label"], "count": r["n"]} for r in rows], limit, "groups")}
+
+
+def _schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"json": {"type": "object", "properties": properties, "required": required or []}}
+
+
+_S = {"type": "string"}
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": TOOL_MAX_LIMIT, "description": "max rows, default 20"}
+_DATE = {"type": "string", "description": "YYYY-MM-DD"}
+TOOLS: dict[str, tuple[Callable[[Settings, dict[str, Any]], dict[str, Any]], str, dict[str, Any]]] = {
+    "search_owners": (tool_search_owners, "Find owners by first/last name prefix, Korean full name, or city.",
+                      _schema({"name": _S, "city": _S, "limit": _LIMIT})),
+    "search_pets": (tool_search_pets, "Find pets by name prefix, pet type (cat, dog, ...) or owner name.",
+                    _schema({"name": _S, "type": _S, "owner_name": _S, "limit": _LIMIT})),
+    "get_owner": (tool_get_owner, "An owner's full record: contact details, pets and each pet's visits.",
+                  _schema({"owner_id": {"type": "integer"}}, ["owner_id"])),
+    "list_vets": (tool_list_vets, "Vets with their specialties; filter by name or specialty ('none' = no specialty).",
+                  _schema({"name": _S, "specialty": _S, "limit": _LIMIT})),
+    "search_visits": (tool_search_visits, "Visits, newest first, by pet name, owner name and/or date range.",
+                      _schema({"pet_name": _S, "owner_name": _S, "date_from": _DATE, "date_to": _DATE,
+                               "limit": _LIMIT})),
+    "aggregate": (tool_aggregate, "Counts: owners_per_city, pets_per_type, vets_per_specialty, totals, "
+                  "visits_in_period (with date_from/date_to).",
+                  _schema({"metric": {"type": "string", "enum": [*_AGGREGATES, "visits_in_period"]},
+                           "date_from": _DATE, "date_to": _DATE, "limit": _LIMIT}, ["metric"])),
+}
+TOOL_CONFIG = {
+    "tools": [{"toolSpec": {"name": name, "description": spec[1], "inputSchema": spec[2]}} for name, spec in TOOLS.items()]
+}
