@@ -592,6 +592,51 @@ def render_init(init: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+# Questions built to make question understanding work hard (each under the 2,000-character limit).
+ADVERSARIAL = {
+    "a romanised word that never parses, repeated": ("Eoeoeoeoeoex " * 160)[:1999],
+    "distinct unparsable romanised words": " ".join(
+        "Eoeoeo" + "".join("aeiou"[(i // 5 ** k) % 5] for k in range(5)) + "x" for i in range(160))[:1999],
+    "Hangul with endings, repeated": ("보리보리에게서는 " * 250)[:1999],
+    "name markers everywhere": ("김하은씨네 " * 400)[:1999],
+}
+
+
+def understanding_steps(question: str) -> int:
+    """Python line events inside genai/understanding.py while extract_names reads ``question``, from a
+    cold transliteration cache: work counted, not timed (tests/unit/test_understanding_bounds.py bounds it)."""
+    understanding.latin_to_hangul.cache_clear()
+    count = 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if frame.f_code.co_filename != understanding.__file__:
+            return None
+        count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        understanding.extract_names(question)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def render_understanding() -> list[str]:
+    rows = [*((f"typical: {label}", q) for label, q, _ in QUESTIONS), *((f"adversarial: {k}", q) for k, q in ADVERSARIAL.items())]
+    out = ["### Question understanding: work per question", "",
+           "Steps (Python line events inside `genai/understanding.py`) while `extract_names` reads the question, "
+           "from a cold cache; counted, not timed, so the figures repeat on any machine.", "",
+           "| question | characters | steps | steps per character |", "|---|---:|---:|---:|"]
+    worst = 0.0
+    for label, question in rows:
+        n = understanding_steps(question)
+        worst = max(worst, n / len(question)) if label.startswith("adversarial") else worst
+        out.append(f"| {label} | {len(question):,} | {n:,} | {n / len(question):.1f} |")
+    return [*out, "", f"Worst adversarial case: {worst:.1f} steps per character.", ""]
+
+
 def explain_sqlite(owners: int = 10_000) -> list[str]:
     """EXPLAIN QUERY PLAN of the prefetch statements on a generated SQLite database."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -676,6 +721,7 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
         out.append(f"| {result['owners']:,} | {o['off_p50']:.1f} / {o['off_p95']:.1f} | {o['on_p50']:.1f} / {o['on_p95']:.1f} | "
                    f"{o['on_p50'] - o['off_p50']:.1f} | {o['count_request_p50']:.1f} | {o['read_budget_p50']:.1f} | "
                    f"{o['charge_tokens_p50']:.1f} |")
+    out += ["", *render_understanding()]
     out += ["", *render_init(init)]
     out += ["`lambda_function` compiled from source, boto3 from bytecode: what a source-only zip costs "
             f"(median of {import_repeat} fresh interpreters, `python -X importtime`): " + "; ".join(

@@ -8,6 +8,7 @@ Pure: imports nothing of the package, so it is testable on its own.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterator
 from datetime import date
 from typing import NamedTuple
@@ -116,27 +117,42 @@ def hangul_to_latin(word: str) -> list[str]:
     return sorted(spellings, key=lambda s: (s.count("c") + s.count("l") + s.count("u"), s))[:MAX_TRANSLITERATIONS][::-1]
 
 
+# Longest first, so "ng" is tried before "n"; built once, not per word.
+_LATIN_INITIALS = {**{v: i for i, v in enumerate(_INITIALS) if v}, "l": 5, "c": 15}
+_LATIN_MEDIALS = {v: i for i, v in enumerate(_MEDIALS)}
+_LATIN_FINALS = {"k": 1, "n": 4, "t": 7, "l": 8, "m": 16, "p": 17, "ng": 21}
+_INITIAL_ORDER = sorted((*_LATIN_INITIALS, ""), key=len, reverse=True)
+_MEDIAL_ORDER = sorted(_LATIN_MEDIALS, key=len, reverse=True)
+_FINAL_ORDER = sorted((*_LATIN_FINALS, ""), key=len, reverse=True)
+MAX_ROMANIZED_LETTERS = 12
+
+
+@lru_cache(maxsize=2048)
 def latin_to_hangul(word: str) -> str | None:
-    """The Hangul a romanized Korean word reads as ("bori" -> 보리, "seoul" -> 서울), or None."""
+    """The Hangul a romanized Korean word reads as ("bori" -> 보리, "seoul" -> 서울), or None.
+
+    Bounded: each position of the word is parsed once (memoised), so the work is linear in the
+    word's length times the fixed syllable tables, and a repeated word costs nothing again."""
     lowered = word.lower()
     if lowered in _FAMILY_NAMES:
         return _FAMILY_NAMES[lowered]
-    initials = {**{v: i for i, v in enumerate(_INITIALS) if v}, "l": 5, "c": 15}
-    medials = {v: i for i, v in enumerate(_MEDIALS)}
-    finals = {"k": 1, "n": 4, "t": 7, "l": 8, "m": 16, "p": 17, "ng": 21}
+    if not (lowered.isascii() and lowered.isalpha() and len(lowered) <= MAX_ROMANIZED_LETTERS):
+        return None
+    memo: dict[int, str | None] = {len(lowered): ""}
 
     def parse(pos: int) -> str | None:
-        if pos == len(lowered):
-            return ""
-        for ini in sorted((*initials, ""), key=len, reverse=True):
+        if pos in memo:
+            return memo[pos]
+        memo[pos] = None  # no syllable path from here, until one is found
+        for ini in _INITIAL_ORDER:
             if not lowered.startswith(ini, pos):
                 continue
-            for med in sorted(medials, key=len, reverse=True):
+            for med in _MEDIAL_ORDER:
                 after = pos + len(ini)
                 if not lowered.startswith(med, after):
                     continue
                 after += len(med)
-                for fin in sorted((*finals, ""), key=len, reverse=True):
+                for fin in _FINAL_ORDER:
                     if not lowered.startswith(fin, after):
                         continue
                     nxt = after + len(fin)
@@ -144,11 +160,13 @@ def latin_to_hangul(word: str) -> str | None:
                         continue  # a consonant before a vowel starts the next syllable
                     rest = parse(nxt)
                     if rest is not None:
-                        code = (initials.get(ini, 11)) * 588 + medials[med] * 28 + (finals[fin] if fin else 0)
-                        return chr(0xAC00 + code) + rest
+                        code = _LATIN_INITIALS.get(ini, 11) * 588 + _LATIN_MEDIALS[med] * 28 + (
+                            _LATIN_FINALS[fin] if fin else 0)
+                        memo[pos] = chr(0xAC00 + code) + rest
+                        return memo[pos]
         return None
 
-    return parse(0) if lowered.isascii() and lowered.isalpha() and len(lowered) <= 12 else None
+    return parse(0)
 
 
 class Names(NamedTuple):
@@ -274,7 +292,7 @@ def extract_names(question: str) -> Names:
         hangul = latin_to_hangul(token) if token[0].isupper() and len(name_like) < 3 else None
         if latin_run:
             add(f"{latin_run[-1]} {token}")  # two-word cities such as "Sun Prairie"
-            previous = latin_to_hangul(latin_run[-1])
+            previous = latin_to_hangul(latin_run[-1]) if hangul else None
             if hangul and previous:  # "Seoyeon Lee" -> 이 + 서연 (both orders are tried)
                 full_names.append((hangul, previous))
         latin_run.append(token)
