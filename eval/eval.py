@@ -175,9 +175,11 @@ def run(questions: list[dict[str, Any]], bedrock: str, db_url: str | None, trans
 
 def ask(lf: Any, capture: Capture, question: dict[str, Any], known: set[str]) -> dict[str, Any]:
     turns = question.get("turns") or [question["q"]]
+    # As a client continues a conversation: any id asks for one, the answer returns the id it issued.
     conversation_id = f"eval-{question['id']}-{uuid.uuid4().hex[:8]}" if len(turns) > 1 else None
     for turn in turns[:-1]:
-        lf.lambda_handler({"question": turn, "conversation_id": conversation_id}, FakeContext())
+        reply = lf.lambda_handler({"question": turn, "conversation_id": conversation_id}, FakeContext())
+        conversation_id = json.loads(reply["body"]).get("conversation_id", conversation_id)
     capture.reset()
     event: dict[str, Any] = {"question": turns[-1]}
     if conversation_id:

@@ -34,6 +34,7 @@ DEFAULT_TIME_BUDGET_MS = 60_000
 DEFAULT_API_GATEWAY_BUDGET_MS = 28_000
 DEFAULT_CONVERSATION_IDLE_MINUTES = 60
 DEFAULT_CONVERSATION_MAX_TURNS = 5
+MIN_CONVERSATION_KEY_CHARS = 32
 # Rate-limit and spend defaults for the public internet: a clinic's staff behind one office address stay well inside
 # them; a loop from one address gets at most 20 questions a minute (40 across a window boundary).
 DEFAULT_CLIENT_PER_MINUTE = 20
@@ -85,6 +86,7 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
     trusted_proxy_hops: int = 1
     write_groups: frozenset[str] = frozenset()  # empty: any authenticated principal may write
     alb_oidc_auth: bool = False  # the ALB authenticates, so its x-amzn-oidc-* headers can be trusted
+    conversation_key: str = ""  # signs the conversation ids this function issues (memory on); never logged
 
     @property
     def memory(self) -> bool:
@@ -105,6 +107,7 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             max_tool_rounds=_int_setting("MAX_TOOL_ROUNDS", DEFAULT_MAX_TOOL_ROUNDS, 1, 10),
             max_output_tokens=_int_setting("MAX_OUTPUT_TOKENS", DEFAULT_MAX_OUTPUT_TOKENS, 64, 8192),
             conversation_table=_env("CONVERSATION_TABLE"),
+            conversation_key=_env("CONVERSATION_KEY"),
             conversation_idle_minutes=_int_setting("CONVERSATION_IDLE_MINUTES", DEFAULT_CONVERSATION_IDLE_MINUTES,
                                                    5, 10080),
             conversation_max_turns=_int_setting("CONVERSATION_MAX_TURNS", DEFAULT_CONVERSATION_MAX_TURNS, 1, 20),
@@ -148,6 +151,9 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             found.append("BEDROCK_INFERENCE_PROFILE must be auto, none or one of " + ", ".join(profiles.PROFILE_PREFIXES))
         if self.conversation_table and not _TABLE_RE.fullmatch(self.conversation_table):
             found.append("CONVERSATION_TABLE must be a DynamoDB table name")
+        if self.conversation_table and len(self.conversation_key) < MIN_CONVERSATION_KEY_CHARS:
+            found.append(f"CONVERSATION_KEY must be at least {MIN_CONVERSATION_KEY_CHARS} characters with "
+                         "CONVERSATION_TABLE set: it signs the conversation ids")
         if [o for o in self.cors_allow_origins if not _ORIGIN_RE.fullmatch(o)]:
             found.append("CORS_ALLOW_ORIGIN must be *, or origins such as https://petclinic.example.com, comma-separated")
         if self.writes_enabled and not self.memory:

@@ -7,8 +7,11 @@ Imports budget, callers, clients, config, request and log.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import time
 import uuid
 from typing import Any, NamedTuple
@@ -17,7 +20,7 @@ from botocore.exceptions import (
     ClientError,
 )
 
-from . import budget, callers, clients, config, request
+from . import budget, callers, clients, config
 from .budget import Deadline
 from .callers import Asker
 from .config import Settings
@@ -30,8 +33,11 @@ STORED_ANSWER_CHARS = 3000  # an answer is kept up to this length (the model's o
 MEMORY_WAIT_S = 2.0  # the longest the answer waits for history that is still loading
 MEMORY_CALL_S = 2.0  # one DynamoDB call (connect + read), within the request's deadline
 MEMORY_WRITE_RESERVE_MS = 1_500  # below this much time left the turn is not stored
-COOKIE_NAME = "petclinic_genai_conversation"
-_COOKIE_ID_RE = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
+# __Host-: the browser keeps it only if it came over HTTPS with Secure, Path=/ and no Domain, so no
+# other subdomain or path can plant or overwrite it.
+COOKIE_NAME = "__Host-petclinic_genai_conversation"
+_ISSUED_ID_RE = re.compile(r"[0-9a-f]{64}")  # 32 hex of randomness, then 32 hex of its HMAC tag
+_ID_CONTEXT = b"petclinic-genai conversation id v1:"
 
 
 class PastTurn(NamedTuple):
@@ -61,11 +67,36 @@ def _text_attr(item: dict[str, Any], name: str) -> str:
 
 
 def turn_asker_id(asker: Asker) -> str:
-    """Who a turn belongs to: a signed-in principal's turns are shown to that principal only, so a
-    conversation id that leaks (or is guessed: the body's ids are the caller's choice) shows a
-    stranger nothing of staff's history."""
+    """Who a turn belongs to: a signed-in principal's turns, and the operator's (direct invokes), are
+    shown to that principal only, so a conversation id that leaks shows a stranger nothing of them.
+    Anonymous callers share "" (they cannot be told apart)."""
     principal = asker.principal
-    return "" if principal is None or principal.kind == "invoke" else callers._digest(principal.label)
+    return "" if principal is None else callers._digest(principal.label)
+
+
+def turn_prefix(asker_id: str) -> str:
+    """The sort-key prefix of one asker's turns: a Query reads exactly that asker's turns, newest
+    first, so other callers' turns in the same conversation neither show nor push them out."""
+    return f"{TURN_PREFIX}{asker_id or 'anonymous'}#"
+
+
+def _tag(settings: Settings, nonce: str) -> str:
+    key = settings.conversation_key.encode("utf-8")
+    return hmac.new(key, _ID_CONTEXT + nonce.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+
+
+def issue_conversation_id(settings: Settings, nonce: str | None = None) -> str:
+    """A new conversation id: random (or the given 32 hex digits, for tools that name a conversation)
+    and authenticated with the layer's key (CONVERSATION_KEY)."""
+    nonce = nonce if nonce is not None and re.fullmatch(r"[0-9a-f]{32}", nonce) else secrets.token_hex(16)
+    return nonce + _tag(settings, nonce)
+
+
+def issued_here(settings: Settings, conversation_id: str) -> bool:
+    """Did this function (with this key) issue the id? A planted, guessed or old-key id did not."""
+    if not settings.conversation_key or not _ISSUED_ID_RE.fullmatch(conversation_id):
+        return False
+    return hmac.compare_digest(conversation_id[32:], _tag(settings, conversation_id[:32]))
 
 
 def load_turns(settings: Settings, conversation_id: str, asker_id: str = "") -> list[PastTurn]:
@@ -75,7 +106,7 @@ def load_turns(settings: Settings, conversation_id: str, asker_id: str = "") -> 
             TableName=settings.conversation_table,
             KeyConditionExpression="conversation_id = :c AND begins_with(#i, :t)",
             ExpressionAttributeNames={"#i": "item"},
-            ExpressionAttributeValues={":c": {"S": conversation_id}, ":t": {"S": TURN_PREFIX}},
+            ExpressionAttributeValues={":c": {"S": conversation_id}, ":t": {"S": turn_prefix(asker_id)}},
             ScanIndexForward=False,  # newest first
             Limit=settings.conversation_max_turns,
             ConsistentRead=True,  # a follow-up right after an answer must see it
@@ -87,7 +118,7 @@ def load_turns(settings: Settings, conversation_id: str, asker_id: str = "") -> 
         for item in items:
             if float(item["expires_at"]["N"]) <= now:  # DynamoDB's TTL deletes lazily
                 continue
-            if item.get("asker", {}).get("S", "") != asker_id:  # someone else's turn in this conversation
+            if item.get("asker", {}).get("S", "") != asker_id:  # the prefix says whose; the attribute agrees
                 continue
             turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"), asker_id)
             used += len(json.dumps(history_messages([turn])))  # as the request carries it: \uXXXX per Hangul
@@ -111,7 +142,7 @@ def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline
             TableName=settings.conversation_table,
             Item={
                 "conversation_id": {"S": conversation_id},
-                "item": {"S": f"{TURN_PREFIX}{int(now * 1000):013d}#{uuid.uuid4().hex[:12]}"},
+                "item": {"S": f"{turn_prefix(turn.asker_id)}{int(now * 1000):013d}#{uuid.uuid4().hex[:12]}"},
                 "question": {"S": turn.question},
                 "answer": {"S": turn.answer[:STORED_ANSWER_CHARS]},
                 "expires_at": {"N": str(int(now) + settings.conversation_idle_minutes * 60)},
@@ -139,22 +170,25 @@ def history_messages(turns: list[PastTurn]) -> list[dict[str, Any]]:
 def conversation_for(call: Call, question: Question, settings: Settings) -> tuple[str | None, bool]:
     """Which conversation: the request's conversation_id, else the browser's cookie, else a new one.
 
-    Returns (conversation id, whether to set the cookie). A cookie is only set for browser callers
-    when memory is on; direct invokes without conversation_id stay stateless."""
-    if question.conversation_id:
+    Returns (conversation id, whether to set the cookie). With memory on, only ids this function
+    issued are joined: an unknown or forged one, in the body or the cookie, starts a new conversation
+    (its id comes back in the response). A cookie is only set for browser callers; direct invokes
+    without conversation_id stay stateless. With memory off there is nothing to join, and the body's
+    id only names the per-conversation rate window."""
+    if question.conversation_id and not settings.memory:
         return question.conversation_id, False
+    if question.conversation_id:
+        known = issued_here(settings, question.conversation_id)
+        return (question.conversation_id if known else issue_conversation_id(settings)), False
     if not settings.memory or not call.browser:
         return None, False
     cookie = call.cookies.get(COOKIE_NAME, "")
-    if _COOKIE_ID_RE.fullmatch(cookie):  # only ids this function makes: a chosen one is not adopted
+    if issued_here(settings, cookie):
         return cookie, True  # refreshed, so the cookie lives as long as the conversation
-    return uuid.uuid4().hex, True
+    return issue_conversation_id(settings), True
 
 
 def conversation_cookie(call: Call, conversation_id: str, settings: Settings) -> str:
-    """HttpOnly, Secure, SameSite=Strict, scoped to the API path (/api/genai), expiring with the memory."""
-    at = call.path.find(request.API_ROOT)
-    path = call.path[:at + len(request.API_ROOT)] if at >= 0 else "/"
-    path = path if re.fullmatch(r"/[A-Za-z0-9._~/-]{0,200}", path) else "/"
-    return (f"{COOKIE_NAME}={conversation_id}; Path={path}; Max-Age={settings.conversation_idle_minutes * 60};"
+    """__Host-: HttpOnly, Secure, SameSite=Strict, Path=/ (the prefix requires it), expiring with the memory."""
+    return (f"{COOKIE_NAME}={conversation_id}; Path=/; Max-Age={settings.conversation_idle_minutes * 60};"
             " HttpOnly; Secure; SameSite=Strict")

@@ -256,25 +256,26 @@ def save_pending(settings: Settings, scope: WriteScope, action: dict[str, Any]) 
         raise ToolInputError("the proposal could not be saved; nothing was written, try again shortly") from err
 
 
-PENDING_LOOKBACK = 8  # items read newest first: the pending one and the proposer's newest turn among them
-
-
 def load_pending(settings: Settings, conversation_id: str, asker_id: str = "") -> tuple[dict[str, Any] | None, str | None]:
-    """The pending action and the request id of ``asker_id``'s newest turn, in one Query ("~pending"
-    sorts last, so newest-first it comes first): only a proposal made in the asker's own turn just
-    before can be confirmed; turns of other callers in the same conversation do not make it stale."""
-    response = clients.client("dynamodb", memory.memory_budget_s()).query(
+    """The pending action and the request id of ``asker_id``'s newest turn: only a proposal made in
+    the asker's own turn just before can be confirmed. The asker's turns are read under their own
+    sort-key prefix, so no number of other callers' turns in the conversation can push them out."""
+    dynamodb = clients.client("dynamodb", memory.memory_budget_s())
+    pending = dynamodb.get_item(
+        TableName=settings.conversation_table, ConsistentRead=True,
+        Key={"conversation_id": {"S": conversation_id}, "item": {"S": PENDING_ITEM}},
+    ).get("Item")
+    response = dynamodb.query(
         TableName=settings.conversation_table,
-        KeyConditionExpression="conversation_id = :c",
-        ExpressionAttributeValues={":c": {"S": conversation_id}},
-        ScanIndexForward=False, Limit=PENDING_LOOKBACK, ConsistentRead=True,
+        KeyConditionExpression="conversation_id = :c AND begins_with(#i, :t)",
+        ExpressionAttributeNames={"#i": "item"},
+        ExpressionAttributeValues={":c": {"S": conversation_id}, ":t": {"S": memory.turn_prefix(asker_id)}},
+        ScanIndexForward=False, Limit=1, ConsistentRead=True,
     )
     items = response.get("Items")
-    if not isinstance(items, list):
+    if not isinstance(items, list) or not (pending is None or isinstance(pending, dict)):
         raise ValueError("Items is not a list")
-    pending = next((i for i in items if i.get("item", {}).get("S") == PENDING_ITEM), None)
-    turn = next((i for i in items if str(i.get("item", {}).get("S", "")).startswith(memory.TURN_PREFIX)
-                 and i.get("asker", {}).get("S", "") == asker_id), None)
+    turn = next((i for i in items if i.get("asker", {}).get("S", "") == asker_id), None)
     newest = turn.get("request_id", {}).get("S") if turn else None
     return pending, newest if isinstance(newest, str) else None
 

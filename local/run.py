@@ -9,9 +9,11 @@ seed's API-Gateway-shaped event; prints the response; stops the servers.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -42,6 +44,15 @@ class FakeContext:
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
+
+
+def signed_conversation_id(name: str) -> str:
+    """The conversation id the handler issues for ``name`` (the same name, the same id) under the
+    configured CONVERSATION_KEY: for tests and tools that continue a conversation they name. A real
+    client continues the id the first answer returned."""
+    from genai import config, memory
+
+    return memory.issue_conversation_id(config.settings_once(), hashlib.sha256(name.encode()).hexdigest()[:32])
 
 class JsonLogFormatter(logging.Formatter):
     """Roughly what Lambda's JSON log format prints, so local logs look like CloudWatch's."""
@@ -105,6 +116,8 @@ def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = Tru
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = moto_url
             if memory:
                 os.environ["CONVERSATION_TABLE"] = dynamodb.TABLE
+                # Terraform generates the deployed key; locally one per run (children inherit it).
+                os.environ.setdefault("CONVERSATION_KEY", secrets.token_hex(32))
             if limits:
                 os.environ["LIMITS_TABLE"] = dynamodb.LIMITS_TABLE
         try:

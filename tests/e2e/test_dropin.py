@@ -251,8 +251,10 @@ def test_direct_invokes_keep_the_lambdas_own_time() -> None:
 
 
 def test_follow_up_by_conversation_id_sees_the_first_turn(gateway: dict[str, Any]) -> None:
-    base, conversation = gateway["base"], "conv-test-0001"
-    first = post_json(base, {"question": "Who owns Coco?", "conversation_id": conversation}).json()
+    base = gateway["base"]
+    first = post_json(base, {"question": "Who owns Coco?", "conversation_id": "conv-test-0001"}).json()
+    conversation = first["conversation_id"]  # a chosen id is not adopted: the function issues its own
+    assert conversation != "conv-test-0001"
     second = post_json(base, {"question": "Where does she live?", "conversation_id": conversation}).json()
     assert second["conversation_id"] == conversation
     sent = model_texts(gateway, -1)
@@ -264,8 +266,10 @@ def test_follow_up_by_cookie_for_unchanged_chat_pages(gateway: dict[str, Any]) -
     base = gateway["base"]
     first = post_json(base, "Who owns Coco?", path=API + "/chatclient")
     cookie = first.headers["Set-Cookie"]
-    for attribute in ("HttpOnly", "Secure", "SameSite=Strict", f"Path={API};"):
+    assert cookie.startswith("__Host-")  # kept only from HTTPS, Path=/, no Domain: no other page can plant it
+    for attribute in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/;"):
         assert attribute in cookie
+    assert "Domain" not in cookie
     pair = cookie.split(";", 1)[0]
     post_json(base, "Where does she live?", path=API + "/chatclient", Cookie=pair)
     assert "Who owns Coco?" in model_texts(gateway, -1) and first.text in model_texts(gateway, -1)
@@ -278,18 +282,18 @@ def test_history_is_bounded_by_turns(gateway: dict[str, Any], monkeypatch: pytes
     monkeypatch.setenv("CONVERSATION_MAX_TURNS", "2")
     config._settings = None
     for n in range(4):
-        post_json(gateway["base"], {"question": f"Who owns Leo? ({n})", "conversation_id": "bounded-1"})
+        post_json(gateway["base"], {"question": f"Who owns Leo? ({n})", "conversation_id": local_run.signed_conversation_id("bounded-1")})
     sent = model_texts(gateway, -1)
     assert "(2)" in sent and "(1)" in sent and "(0)" not in sent
 
 
 def test_expired_turns_are_forgotten(gateway: dict[str, Any]) -> None:
-    post_json(gateway["base"], {"question": "Who owns Coco?", "conversation_id": "old-1"})
+    post_json(gateway["base"], {"question": "Who owns Coco?", "conversation_id": local_run.signed_conversation_id("old-1")})
     table = boto3.client("dynamodb")
-    (item,) = stored_turns("old-1")
+    (item,) = stored_turns(local_run.signed_conversation_id("old-1"))
     table.update_item(TableName=dynamodb.TABLE, Key={"conversation_id": item["conversation_id"], "item": item["item"]},
                       UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
-    post_json(gateway["base"], {"question": "Where does she live?", "conversation_id": "old-1"})
+    post_json(gateway["base"], {"question": "Where does she live?", "conversation_id": local_run.signed_conversation_id("old-1")})
     assert "Who owns Coco?" not in model_texts(gateway, -1)
 
 
@@ -305,7 +309,7 @@ def test_a_failing_dynamodb_never_fails_the_question(gateway: dict[str, Any], mo
     monkeypatch.setenv("CONVERSATION_TABLE", "no-such-table")
     config._settings = None
     with caplog.at_level(logging.WARNING, logger="petclinic_genai"):
-        reply = post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": "c-1"})
+        reply = post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": local_run.signed_conversation_id("c-1")})
     assert reply.status == 200 and "George Franklin" in reply.json()["answer"]
     assert "ResourceNotFound" not in reply.text and "no-such-table" not in reply.text
     warnings = [r for r in caplog.records if r.getMessage() == "conversation memory unavailable"]
@@ -317,27 +321,27 @@ def test_an_unreachable_dynamodb_never_fails_the_question(gateway: dict[str, Any
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
     clients._clients.clear()
-    reply = post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": "c-2"})
+    reply = post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": local_run.signed_conversation_id("c-2")})
     assert reply.status == 200
 
 
 def test_two_concurrent_turns_in_one_conversation_are_both_kept(gateway: dict[str, Any]) -> None:
     replies: list[Reply] = []
     threads = [threading.Thread(target=lambda q=q: replies.append(
-        post_json(gateway["base"], {"question": q, "conversation_id": "race-1"}))) for q in ("Who owns Leo?", "Who owns Coco?")]
+        post_json(gateway["base"], {"question": q, "conversation_id": local_run.signed_conversation_id("race-1")}))) for q in ("Who owns Leo?", "Who owns Coco?")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert [r.status for r in replies] == [200, 200]
-    assert sorted(t["question"]["S"] for t in stored_turns("race-1")) == ["Who owns Coco?", "Who owns Leo?"]
+    assert sorted(t["question"]["S"] for t in stored_turns(local_run.signed_conversation_id("race-1"))) == ["Who owns Coco?", "Who owns Leo?"]
 
 
 @pytest.mark.parametrize("engine", ["mariadb"])
 def test_conversation_on_mariadb(monkeypatch: pytest.MonkeyPatch, mysql_url: str, engine: str) -> None:
     for stack in _stack(monkeypatch, memory=True, db_url=mysql_url):
-        post_json(stack["base"], {"question": "보리의 보호자는 누구야?", "conversation_id": "maria-1"})
-        reply = post_json(stack["base"], {"question": "그 사람은 어디 살아?", "conversation_id": "maria-1"})
+        post_json(stack["base"], {"question": "보리의 보호자는 누구야?", "conversation_id": local_run.signed_conversation_id("maria-1")})
+        reply = post_json(stack["base"], {"question": "그 사람은 어디 살아?", "conversation_id": local_run.signed_conversation_id("maria-1")})
         assert reply.status == 200 and "보리의 보호자는 누구야?" in model_texts(stack, -1)
 
 
@@ -346,8 +350,9 @@ def test_korean_history_is_bounded_as_the_request_carries_it(gateway: dict[str, 
     table, now = boto3.client("dynamodb"), int(time.time())
     for n in range(5):
         table.put_item(TableName=dynamodb.TABLE, Item={
-            "conversation_id": {"S": "ko-1"}, "item": {"S": f"turn#{now * 1000 + n:013d}#x"},
+            "conversation_id": {"S": local_run.signed_conversation_id("ko-1")},
+            "item": {"S": f"{memory.turn_prefix('')}{now * 1000 + n:013d}#x"},
             "question": {"S": f"질문 {n}"}, "answer": {"S": "가" * 900}, "expires_at": {"N": str(now + 600)}})
-    post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": "ko-1"})
+    post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": local_run.signed_conversation_id("ko-1")})
     history = gateway["standin"].requests[-1]["messages"][:-1]
     assert history and len(json.dumps(history)) <= memory.HISTORY_MAX_BYTES

@@ -42,7 +42,7 @@ def ask(question: str, conversation_id: str | None) -> str:
 ])
 def test_follow_up_is_answered_from_the_earlier_turn(memory_stack: dict[str, Any], first: str, follow_up: str,
                                                      language: str, expected: str) -> None:
-    conversation_id = uuid.uuid4().hex
+    conversation_id = local_run.signed_conversation_id(uuid.uuid4().hex)
     earlier = ask(first, conversation_id)
     requests_before = len(memory_stack["standin"].requests)
     answer = ask(follow_up, conversation_id)
@@ -53,7 +53,7 @@ def test_follow_up_is_answered_from_the_earlier_turn(memory_stack: dict[str, Any
 
 
 def test_a_third_turn_does_not_nest_the_prefix(memory_stack: dict[str, Any]) -> None:
-    conversation_id = uuid.uuid4().hex
+    conversation_id = local_run.signed_conversation_id(uuid.uuid4().hex)
     ask("Who owns Coco?", conversation_id)
     ask("Where does she live?", conversation_id)
     answer = ask("What is her phone number?", conversation_id)
@@ -66,7 +66,7 @@ def test_without_history_the_follow_up_is_not_answered_from_nothing(memory_stack
 
 
 def test_questions_with_facts_or_greetings_keep_their_answers(memory_stack: dict[str, Any]) -> None:
-    conversation_id = uuid.uuid4().hex
+    conversation_id = local_run.signed_conversation_id(uuid.uuid4().hex)
     ask("Who owns Coco?", conversation_id)
     assert "George Franklin" in ask("Who owns Leo?", conversation_id)  # its own facts, not the earlier answer
     assert ask("Hello", conversation_id).startswith(LABEL["en"] + "Hello!")

@@ -35,7 +35,7 @@ def rest(question: str, conversation: str, sub: str | None = None, groups: str |
         context["authorizer"] = {"claims": {"sub": sub, "email": "vet@example.com",
                                             **({"cognito:groups": groups} if groups else {})}}
     return {"httpMethod": "POST", "path": "/api/genai", "headers": {"Content-Type": "application/json"},
-            "requestContext": context, "body": json.dumps({"question": question, "conversation_id": conversation})}
+            "requestContext": context, "body": json.dumps({"question": question, "conversation_id": local_run.signed_conversation_id(conversation)})}
 
 
 def http_v2(question: str, conversation: str, sub: str | None = None) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def http_v2(question: str, conversation: str, sub: str | None = None) -> dict[st
     if sub:
         context["authorizer"] = {"jwt": {"claims": {"sub": sub}, "scopes": None}}
     return {"version": "2.0", "rawPath": "/api/genai", "headers": {"content-type": "application/json"},
-            "requestContext": context, "body": json.dumps({"question": question, "conversation_id": conversation})}
+            "requestContext": context, "body": json.dumps({"question": question, "conversation_id": local_run.signed_conversation_id(conversation)})}
 
 
 def alb(question: str, conversation: str, sub: str | None = None) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def alb(question: str, conversation: str, sub: str | None = None) -> dict[str, A
         headers.update({"x-amzn-oidc-identity": sub, "x-amzn-oidc-data": oidc_data({"sub": sub})})
     return {"httpMethod": "POST", "path": "/api/genai", "headers": headers, "isBase64Encoded": False,
             "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:ap-northeast-2:1:tg/x/y"}},
-            "body": json.dumps({"question": question, "conversation_id": conversation})}
+            "body": json.dumps({"question": question, "conversation_id": local_run.signed_conversation_id(conversation)})}
 
 
 def oidc_data(claims: dict[str, Any]) -> str:
@@ -133,8 +133,8 @@ def test_write_groups_restrict_writes_to_named_groups(stack: dict[str, Any], mon
     ask(rest(ADD_PET, "g-2", STAFF, groups="[readers front-desk]"))
     assert ask(rest("yes", "g-2", STAFF, groups="[readers front-desk]")).startswith("Done:")
     assert pets(stack) == 1
-    ask({"question": ADD_PET, "conversation_id": "g-3"})  # a direct invoke carries no groups
-    assert "Nothing is saved yet" not in ask({"question": "yes", "conversation_id": "g-3"})  # just a question
+    ask({"question": ADD_PET, "conversation_id": local_run.signed_conversation_id("g-3")})  # a direct invoke carries no groups
+    assert "Nothing is saved yet" not in ask({"question": "yes", "conversation_id": local_run.signed_conversation_id("g-3")})  # just a question
     assert pets(stack) == 1
 
 
@@ -149,3 +149,26 @@ def test_a_signed_in_callers_turns_are_not_shown_to_anyone_else(stack: dict[str,
     assert len(other) == 1  # the anonymous turn is not OTHER's either
     ask(rest("Where does she live?", "mixed-1", STAFF))
     assert "4711" in json.dumps(stack["standin"].requests[-1]["messages"])  # staff's own history
+
+
+def test_a_flood_of_other_callers_turns_cannot_make_staffs_proposal_stale(stack: dict[str, Any]) -> None:
+    """An attacker found that eight turns by anyone who knew the conversation id pushed the proposer's
+    own turn out of the lookback: staff's "yes" then found nothing waiting. The proposer's turns are
+    read under their own key prefix now, however many others there are."""
+    ask(rest(ADD_PET, "flood-1", STAFF))
+    for n in range(12):
+        ask(rest(f"Who owns Leo? ({n})", "flood-1"))  # anonymous, same conversation
+    assert ask(rest("yes", "flood-1", STAFF)).startswith("Done:")
+    assert pets(stack) == 1
+
+
+def test_the_operators_turns_are_given_back_to_the_operator_only(stack: dict[str, Any]) -> None:
+    """Direct invokes (the IAM-authorised operator) carried no asker, so an anonymous caller with the
+    same conversation id read and extended the operator's conversation."""
+    conversation = local_run.signed_conversation_id("operator-1")
+    ask({"question": "Who owns Leo? The alarm code is 9090.", "conversation_id": conversation})
+    ask(rest("Where does she live?", "operator-1"))  # anonymous, same conversation id
+    assert "9090" not in json.dumps(stack["standin"].requests[-1]["messages"])
+    ask({"question": "And her phone?", "conversation_id": conversation})  # the operator again: its own history
+    operator_history = json.dumps(stack["standin"].requests[-1]["messages"], ensure_ascii=False)
+    assert "9090" in operator_history and "Where does she live?" not in operator_history

@@ -30,7 +30,7 @@ def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def ask(question: str, conversation: str = "w-1", language: str | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"question": question, "conversation_id": conversation}
+    event: dict[str, Any] = {"question": question, "conversation_id": local_run.signed_conversation_id(conversation)}
     if language:
         event["language"] = language
     response = lf.lambda_handler(event, local_run.FakeContext())
@@ -48,7 +48,8 @@ def pending_item(conversation: str = "w-1") -> dict[str, Any] | None:
     items = boto3.client("dynamodb").query(
         TableName=dynamodb.TABLE, KeyConditionExpression="conversation_id = :c AND #i = :p",
         ExpressionAttributeNames={"#i": "item"},
-        ExpressionAttributeValues={":c": {"S": conversation}, ":p": {"S": writes.PENDING_ITEM}})["Items"]
+        ExpressionAttributeValues={":c": {"S": local_run.signed_conversation_id(conversation)},
+                                   ":p": {"S": writes.PENDING_ITEM}})["Items"]
     return items[0] if items else None
 
 
@@ -107,7 +108,7 @@ def test_an_expired_proposal_writes_nothing(stack: dict[str, Any]) -> None:
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     ask(ADD_PET)
     boto3.client("dynamodb").update_item(
-        TableName=dynamodb.TABLE, Key={"conversation_id": {"S": "w-1"}, "item": {"S": writes.PENDING_ITEM}},
+        TableName=dynamodb.TABLE, Key={"conversation_id": {"S": local_run.signed_conversation_id("w-1")}, "item": {"S": writes.PENDING_ITEM}},
         UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": {"N": "1"}})
     assert ask("yes")["answer"].startswith("There is nothing waiting")
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
@@ -155,7 +156,7 @@ def test_concurrent_confirmations_write_once(stack: dict[str, Any]) -> None:
 
 
 def _propose(settings: config.Settings, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    token = writes._WRITE_SCOPE.set(writes.WriteScope("v-1", "req-1"))
+    token = writes._WRITE_SCOPE.set(writes.WriteScope(local_run.signed_conversation_id("v-1"), "req-1"))
     try:
         return toolset.run_tool(settings, {"toolUseId": "t1", "name": tool, "input": args})["toolResult"]
     finally:
@@ -226,7 +227,7 @@ def test_a_fault_inside_the_transaction_leaves_no_partial_rows(stack: dict[str, 
         return real_statement(settings, sql, params, transaction_id, reserve_ms)
 
     monkeypatch.setattr(dataapi, "_statement", statement)
-    response = lf.lambda_handler({"question": "yes", "conversation_id": "w-1"}, local_run.FakeContext())
+    response = lf.lambda_handler({"question": "yes", "conversation_id": local_run.signed_conversation_id("w-1")}, local_run.FakeContext())
     monkeypatch.setattr(dataapi, "_statement", real_statement)
     assert response["statusCode"] == 503
     assert stack["data_api"].transactions == {}  # rolled back, not left open
@@ -278,7 +279,7 @@ def test_one_audit_record_per_write_without_personal_data(stack: dict[str, Any],
     audits = [r for r in caplog.records if r.getMessage() == "audit"]
     assert len(audits) == 1
     record = audits[0].audit
-    assert record == {"conversation_id": "w-1", "action": "add_owner", "table": "owners",
+    assert record == {"conversation_id": local_run.signed_conversation_id("w-1"), "action": "add_owner", "table": "owners",
                       "row_id": done["written"]["id"], "request_id": record["request_id"],
                       "principal": "invoke:lambda-invoke"}  # a direct invoke: the IAM-authorised operator
     logged = " ".join(str(vars(r)) for r in caplog.records)
@@ -395,7 +396,7 @@ def test_too_little_time_to_confirm_answers_504_before_the_deadline(stack: dict[
     ask(ADD_PET)
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     context = local_run.FakeContext((writes.WRITE_RESERVE_MS - 500) / 1000)
-    response = lf.lambda_handler({"question": "yes", "conversation_id": "w-1"}, context)
+    response = lf.lambda_handler({"question": "yes", "conversation_id": local_run.signed_conversation_id("w-1")}, context)
     assert response["statusCode"] == 504 and context.get_remaining_time_in_millis() > 0
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
     assert pending_item()["status"]["S"] == "pending"
@@ -413,7 +414,7 @@ def test_a_dynamodb_failure_while_settling_is_an_answer_not_a_500(stack: dict[st
     for n, reply in enumerate(("no", "yes")):
         ask(ADD_PET, f"broken-{n}")
         monkeypatch.setattr(writes, "_set_status", broken)
-        response = lf.lambda_handler({"question": reply, "conversation_id": f"broken-{n}"}, local_run.FakeContext())
+        response = lf.lambda_handler({"question": reply, "conversation_id": local_run.signed_conversation_id(f"broken-{n}")}, local_run.FakeContext())
         monkeypatch.undo()
         assert response["statusCode"] == 200 and "could not be checked" in response["body"]
         assert "arn:" not in response["body"]
@@ -424,7 +425,7 @@ def test_a_get_never_writes(stack: dict[str, Any]) -> None:
     before = scalar(stack, "SELECT COUNT(*) FROM pets")
     ask(ADD_PET, "get-1")
     event = {"httpMethod": "GET", "path": "/api/genai", "queryStringParameters": {"question": "yes",
-                                                                                   "conversation_id": "get-1"}}
+                                                                                   "conversation_id": local_run.signed_conversation_id("get-1")}}
     assert lf.lambda_handler(event, local_run.FakeContext())["statusCode"] == 200
     assert scalar(stack, "SELECT COUNT(*) FROM pets") == before
     assert pending_item("get-1")["status"]["S"] == "pending"

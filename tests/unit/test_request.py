@@ -228,18 +228,31 @@ def test_is_base64_encoded_must_be_true_not_truthy() -> None:
     assert request.parse_request(event).text == "Who owns Leo?"
 
 
-def test_only_cookie_ids_the_function_makes_are_adopted(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = config.Settings("a", "b", "c", "d", "auto", 3, 100, conversation_table="t")
-    question = request.Question("Who owns Leo?", "en")
-    for planted in ("a", "attacker-fixed", "A" * 32):
+def test_only_conversation_ids_the_function_issued_are_joined() -> None:
+    """A planted cookie or a chosen body id (any 32 or 64 hex included) starts a new conversation;
+    an id issued under another key (after rotation) too; only an id issued here is joined."""
+    settings = config.Settings("a", "b", "c", "d", "auto", 3, 100, conversation_table="t", conversation_key="k" * 32)
+    rotated = settings._replace(conversation_key="r" * 32)
+    issued, old = memory.issue_conversation_id(settings), memory.issue_conversation_id(rotated)
+    forged = issued[:32] + ("0" if issued[32] != "0" else "1") + issued[33:]
+    for planted in ("a", "attacker-fixed", "A" * 32, "0123456789abcdef" * 2, "ab" * 32, forged, old):
         call = request.describe_call({"httpMethod": "POST", "path": "/api/genai", "body": None,
-                                 "headers": {"cookie": f"{memory.COOKIE_NAME}={planted}"}})
-        chosen, set_cookie = memory.conversation_for(call, question, settings)
-        assert chosen != planted and set_cookie
-    real = "0123456789abcdef0123456789abcdef"
+                                      "headers": {"cookie": f"{memory.COOKIE_NAME}={planted}"}})
+        chosen, set_cookie = memory.conversation_for(call, request.Question("Who owns Leo?", "en"), settings)
+        assert chosen != planted and set_cookie and memory.issued_here(settings, chosen)
+        body = request.Question("Who owns Leo?", "en", conversation_id=planted)
+        chosen, set_cookie = memory.conversation_for(request.describe_call({}), body, settings)
+        assert chosen != planted and not set_cookie and memory.issued_here(settings, chosen)
     call = request.describe_call({"httpMethod": "POST", "path": "/api/genai", "body": None,
-                             "headers": {"cookie": f"{memory.COOKIE_NAME}={real}"}})
-    assert memory.conversation_for(call, question, settings) == (real, True)
+                                  "headers": {"cookie": f"{memory.COOKIE_NAME}={issued}"}})
+    assert memory.conversation_for(call, request.Question("Who owns Leo?", "en"), settings) == (issued, True)
+    body = request.Question("Who owns Leo?", "en", conversation_id=issued)
+    assert memory.conversation_for(request.describe_call({}), body, settings) == (issued, False)
+
+
+def test_memory_needs_a_conversation_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = config.Settings("a", "b", "c", "d", "auto", 3, 100, conversation_table="t", conversation_key="short")
+    assert any("CONVERSATION_KEY" in problem for problem in settings.problems())
 
 
 def test_text_errors_are_in_the_language_of_the_body_when_the_question_cannot_be_read() -> None:

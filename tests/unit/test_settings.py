@@ -20,7 +20,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("DB_SECRET_ARN", SECRET)
     for name in ("DB_NAME", "BEDROCK_MODEL_ID", "BEDROCK_INFERENCE_PROFILE", "MAX_TOOL_ROUNDS", "MAX_OUTPUT_TOKENS",
                  "CONVERSATION_TABLE", "CONVERSATION_IDLE_MINUTES", "CONVERSATION_MAX_TURNS", "API_GATEWAY_BUDGET_MS",
-                 "CORS_ALLOW_ORIGIN", "WRITES_ENABLED"):
+                 "CORS_ALLOW_ORIGIN", "WRITES_ENABLED", "CONVERSATION_KEY"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -44,6 +44,7 @@ def test_an_empty_setting_means_its_default(env: pytest.MonkeyPatch) -> None:
 
 def test_memory_writes_and_cors_settings(env: pytest.MonkeyPatch) -> None:
     env.setenv("CONVERSATION_TABLE", "petclinic-dev-genai-conversations")
+    env.setenv("CONVERSATION_KEY", "0123456789abcdef" * 4)
     env.setenv("WRITES_ENABLED", "TRUE")
     env.setenv("CORS_ALLOW_ORIGIN", "https://petclinic.example.com, http://localhost:8080")
     env.setenv("API_GATEWAY_BUDGET_MS", "100")
@@ -73,6 +74,7 @@ def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:
         ("WRITES_ENABLED", "yes please"),
         ("WRITES_ENABLED", "true"),  # without CONVERSATION_TABLE: a pending write needs the conversation
         ("CONVERSATION_TABLE", "no spaces allowed"),
+        ("CONVERSATION_TABLE", "petclinic-dev-genai-conversations"),  # memory on without CONVERSATION_KEY
         ("CORS_ALLOW_ORIGIN", "javascript:alert(1)"),
     ],
 )
