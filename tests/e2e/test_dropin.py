@@ -327,8 +327,9 @@ def test_an_unreachable_dynamodb_never_fails_the_question(gateway: dict[str, Any
 
 def test_two_concurrent_turns_in_one_conversation_are_both_kept(gateway: dict[str, Any]) -> None:
     replies: list[Reply] = []
+    race = local_run.signed_conversation_id("race-1")
     threads = [threading.Thread(target=lambda q=q: replies.append(
-        post_json(gateway["base"], {"question": q, "conversation_id": local_run.signed_conversation_id("race-1")}))) for q in ("Who owns Leo?", "Who owns Coco?")]
+        post_json(gateway["base"], {"question": q, "conversation_id": race}))) for q in ("Who owns Leo?", "Who owns Coco?")]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -146,7 +146,8 @@ def test_local_data_api_speaks_the_protocol(local_stack: dict[str, Any]) -> None
 
 
 def test_language_hint_and_conversation_id(local_stack: dict[str, Any]) -> None:
-    event = {"question": "Coco라는 반려동물을 키우고 있는 사람은 누구야?", "language": "en", "conversation_id": "chat-42"}  # memory off: only names the rate window
+    # Memory is off here: the body's id only names the per-conversation rate window, and comes back as sent.
+    event = {"question": "Coco라는 반려동물을 키우고 있는 사람은 누구야?", "language": "en", "conversation_id": "chat-42"}
     response = lf.lambda_handler(event, local_run.FakeContext())
     status, body = response["statusCode"], json.loads(response["body"])
     assert status == 200
