@@ -57,7 +57,11 @@ def _platform() -> str:
 def find_provider_mirror() -> Path | None:
     """A filesystem mirror (unpacked layout) holding hashicorp/aws in the layer's range for this platform."""
     home = Path.home()
-    candidates = [os.environ.get("TF_PROVIDER_MIRROR"), "/opt/tf-plugins", home / ".terraform.d" / "plugins",
+    configured: list[str] = []  # filesystem_mirror paths of the user's CLI configuration, if any
+    for config in (os.environ.get("TF_CLI_CONFIG_FILE"), home / ".terraformrc"):
+        if config and Path(config).is_file():
+            configured += re.findall(r'filesystem_mirror\s*\{[^}]*?path\s*=\s*"([^"]+)"', Path(config).read_text())
+    candidates = [os.environ.get("TF_PROVIDER_MIRROR"), *configured, "/opt/tf-plugins", home / ".terraform.d" / "plugins",
                   Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "terraform" / "plugins",
                   "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins"]
     for candidate in filter(None, candidates):
