@@ -90,8 +90,10 @@ def _runtime_default() -> str:
 
 
 def write_stub_package(directory: Path, runtime: str) -> None:
-    """A lambda_function.py, its zip and the stamp main.tf's package_fresh compares (what
-    local/package.py writes), so the function's zip precondition holds in the copy."""
+    """A lambda_function.py (the only source in the copy), its zip and the stamp main.tf's
+    package_fresh compares, so the function's zip precondition holds in the copy. The stamp carries
+    the source's sha256 both ways local/package.py has written it: of the one file (source_sha256)
+    and of the manifest of every shipped source, "<sha256>  <path>" lines (sources_sha256)."""
     source = directory / "lambda_function.py"
     source.write_text("def lambda_handler(event, context):\n    return {}\n")
     build = directory / "build"
@@ -99,8 +101,11 @@ def write_stub_package(directory: Path, runtime: str) -> None:
     with zipfile.ZipFile(build / "lambda_function.zip", "w") as archive:
         archive.write(source, "lambda_function.py")
     digest = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in (source, build / "lambda_function.zip")}
+    manifest = f"{digest[source]}  lambda_function.py\n"
     (build / "lambda_function.json").write_text(json.dumps({
-        "runtime": runtime, "source_sha256": digest[source], "zip_sha256": digest[build / "lambda_function.zip"]}))
+        "runtime": runtime, "source_sha256": digest[source],
+        "sources_sha256": hashlib.sha256(manifest.encode()).hexdigest(),
+        "zip_sha256": digest[build / "lambda_function.zip"]}))
 
 
 @pytest.fixture(scope="module")
@@ -302,9 +307,11 @@ PRECONDITION_MESSAGES = {
         "Set remote_state_bucket to read the 01-network layer's state, or set both vpc_id and private_subnet_ids."],
     "precondition_database_state_needs_a_bucket": [
         "Set remote_state_bucket to read the 03-database layer's state, or set both db_cluster_arn and db_secret_arn."],
+    # main.tf's own message for the package check, rendered for lambda_runtime = "python3.12".
     "precondition_package_built_for_another_runtime": [
-        "build/lambda_function.zip is missing, or was not built from this lambda_function.py for python3.12 (its stamp "
-        "build/lambda_function.json disagrees): run make package (make plan runs it first)."],
+        " ".join(p["error_message"] for p in tfdocs.blocks(ROOT / "main.tf", "resource")["aws_lambda_function"]["this"]
+                 ["lifecycle"][0]["precondition"] if "local.package_fresh" in p["condition"])
+        .replace("${var.lambda_runtime}", "python3.12")],
     "precondition_network_state_without_a_vpc": [
         "No VPC or private subnets: the network layer's state has no vpc_id/private_app_subnet_ids outputs; set vpc_id "
         "and private_subnet_ids."],
