@@ -22,7 +22,7 @@ export PORT
 export WRITES_ENABLED
 export REPLACE_SAMPLE_DATA
 
-.PHONY: help venv lambda-venv run serve chat lint test check bench eval package docs fmt init plan apply invoke logs clean
+.PHONY: help venv lambda-venv run serve chat lint test check bench eval package docs fmt init plan apply invoke smoke logs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -112,6 +112,12 @@ invoke: ## Invoke the deployed function with the seed's payload (Q="..." to chan
 	payload=$$($(PYTHON) -c 'import json, os; q = os.environ.get("Q") or "Coco라는 반려동물을 키우고 있는 사람은 누구야?"; print(json.dumps({"body": json.dumps({"question": q}, ensure_ascii=False)}, ensure_ascii=False))') && \
 	aws lambda invoke --function-name "$$fn" $${alias:+--qualifier live} --cli-binary-format raw-in-base64-out --payload "$$payload" response.json >/dev/null && \
 	cat response.json && echo
+
+smoke: ## After make apply: invoke the deployed function for health (?deep=1) and one question (Q="..."), check the JSON, say what failed
+	@$(NEED_AWS); \
+	fn=$(call tf_output,lambda_function_name,fn); \
+	alias=$$($(TF_ENV) $(TF) output -raw lambda_alias_arn 2>/dev/null) || alias=""; \
+	$(PYTHON) local/smoke.py --function-name "$$fn" $${alias:+--qualifier live}
 
 logs: ## Follow the function's CloudWatch logs (AWS CLI v2)
 	@$(NEED_AWS); \

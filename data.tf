@@ -1,10 +1,10 @@
 ###############################################################################
 # Account, Region, partition
+#
+# The Region is var.aws_region, the provider's own (main.tf), not data.aws_region: its attribute is
+# `name` in AWS provider 5.x (deprecated in 6.x) and `region` in 6.x only, and the layer accepts both
+# majors. The partition follows from that Region (see local.partition in main.tf).
 ###############################################################################
-
-data "aws_partition" "current" {}
-
-data "aws_region" "current" {}
 
 data "aws_caller_identity" "current" {}
 
@@ -50,14 +50,21 @@ data "terraform_remote_state" "database" {
 }
 
 locals {
-  network_outputs  = try(data.terraform_remote_state.network[0].outputs, {})
-  database_outputs = try(data.terraform_remote_state.database[0].outputs, {})
+  # The remote state's outputs, or null when that state is not read. A given variable always wins;
+  # try() guards only the fallback to a remote output (absent state or output: null, which the
+  # function's preconditions then report), never the variable itself.
+  network_outputs  = one(data.terraform_remote_state.network[*].outputs)
+  database_outputs = one(data.terraform_remote_state.database[*].outputs)
 
-  vpc_id = try(coalesce(var.vpc_id, local.network_outputs.vpc_id), null)
+  vpc_id = var.vpc_id != null ? var.vpc_id : try(local.network_outputs.vpc_id, null)
   # The network layer may output the subnets as a map (by AZ) or as a list.
-  subnet_ids     = try(coalesce(var.private_subnet_ids, try(values(local.network_outputs.private_app_subnet_ids), tolist(local.network_outputs.private_app_subnet_ids))), null)
-  db_cluster_arn = try(coalesce(var.db_cluster_arn, local.database_outputs.cluster_arn), null)
-  db_secret_arn  = try(coalesce(var.db_secret_arn, local.database_outputs[var.database_secret_arn_output]), null)
+  subnet_ids = var.private_subnet_ids != null ? var.private_subnet_ids : try(
+    values(local.network_outputs.private_app_subnet_ids),
+    tolist(local.network_outputs.private_app_subnet_ids),
+    null,
+  )
+  db_cluster_arn = var.db_cluster_arn != null ? var.db_cluster_arn : try(local.database_outputs.cluster_arn, null)
+  db_secret_arn  = var.db_secret_arn != null ? var.db_secret_arn : try(local.database_outputs[var.database_secret_arn_output], null)
 }
 
 # The Availability Zone of each private subnet, only when interface endpoints are created.
@@ -144,7 +151,7 @@ data "aws_iam_policy_document" "this" {
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
+        values   = ["dynamodb.${local.region}.${local.dns_suffix}"]
       }
     }
   }
@@ -172,7 +179,7 @@ data "aws_iam_policy_document" "this" {
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
+        values   = ["dynamodb.${local.region}.${local.dns_suffix}"]
       }
     }
   }
@@ -196,7 +203,7 @@ data "aws_iam_policy_document" "this" {
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["secretsmanager.${local.region}.${data.aws_partition.current.dns_suffix}"]
+        values   = ["secretsmanager.${local.region}.${local.dns_suffix}"]
       }
     }
   }

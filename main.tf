@@ -8,9 +8,12 @@ provider "aws" {
 }
 
 locals {
-  name       = "${var.name_prefix}-${var.environment}-genai"
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  name = "${var.name_prefix}-${var.environment}-genai"
+  # The provider's Region. aws_region accepts commercial and GovCloud (US) Regions only: the aws and
+  # aws-us-gov partitions, whose service endpoints are all under amazonaws.com.
+  region     = var.aws_region
+  partition  = startswith(var.aws_region, "us-gov-") ? "aws-us-gov" : "aws"
+  dns_suffix = "amazonaws.com"
   account_id = data.aws_caller_identity.current.account_id
   log_group  = "/aws/lambda/${local.name}"
   use_alias  = var.provisioned_concurrency > 0

@@ -86,7 +86,7 @@ def test_only_backend_tf_has_a_terraform_block() -> None:
     assert holders == ["backend.tf"]
     block = parsed(ROOT / "backend.tf")["terraform"][0]
     providers = block["required_providers"][0]
-    assert providers["aws"]["source"] == "hashicorp/aws" and providers["aws"]["version"].startswith(">= 6.")
+    assert providers["aws"]["source"] == "hashicorp/aws" and providers["aws"]["version"] == ">= 5.100.0, < 7.0.0"
     assert "archive" not in providers and "s3" in block["backend"][0]  # local/package.py builds the zip
     config = (ROOT / "backend.config").read_text()
     assert re.search(r'^key\s*=\s*"06-lambda-genai/terraform.tfstate"', config, re.M)
