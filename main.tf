@@ -18,7 +18,7 @@ locals {
   log_group  = "/aws/lambda/${local.name}"
   use_alias  = var.provisioned_concurrency > 0
 
-  # Exactly the variables lambda_function.py reads through _env() (a test compares the two).
+  # Exactly the variables the function reads through genai/config.py's _env() (a test compares the two).
   lambda_environment = {
     DB_CLUSTER_ARN            = local.db_cluster_arn
     DB_SECRET_ARN             = local.db_secret_arn
@@ -28,6 +28,7 @@ locals {
     MAX_TOOL_ROUNDS           = tostring(var.max_tool_rounds)
     MAX_OUTPUT_TOKENS         = tostring(var.max_output_tokens)
     CONVERSATION_TABLE        = var.create_conversation_table ? aws_dynamodb_table.this[0].name : ""
+    CONVERSATION_KEY          = var.create_conversation_table ? terraform_data.conversation_key[0].output : ""
     CONVERSATION_IDLE_MINUTES = tostring(var.conversation_idle_minutes)
     CONVERSATION_MAX_TURNS    = tostring(var.conversation_max_turns)
     API_GATEWAY_BUDGET_MS     = tostring(var.api_gateway_budget_ms)
@@ -296,6 +297,19 @@ resource "aws_lambda_function_url" "this" {
 ###############################################################################
 # Conversation memory: one item per turn, at most one pending write per conversation
 ###############################################################################
+
+# The key that signs the conversation ids the function issues (CONVERSATION_KEY): 64 hex digits made
+# once, at the first apply, and kept in the state (ignore_changes: uuid() differs on every plan).
+# Rotate it with `terraform apply -replace='terraform_data.conversation_key[0]'`: every open
+# conversation then starts afresh (its id no longer verifies), and nothing else changes.
+resource "terraform_data" "conversation_key" {
+  count = var.create_conversation_table ? 1 : 0
+  input = sha256("${uuid()}${uuid()}")
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
 
 resource "aws_dynamodb_table" "this" {
   count = var.create_conversation_table ? 1 : 0
