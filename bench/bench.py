@@ -306,7 +306,7 @@ def limits_overhead(question: str, runs: int, model_time: list[float]) -> dict[s
                                               daily_token_cap=10**10)
     without = with_limits._replace(limits_table="")
     try:
-        with timed_calls(limits, "count_request", "read_budget", "charge_tokens") as timings:
+        with timed_calls(limits, "count_request", "reserve_budget", "settle") as timings:
             off, on = [], []
             for settings in (with_limits, without):  # warm-up
                 config._settings = settings
@@ -719,8 +719,8 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
     for result in results:
         o = result["memory"]["limits"]
         out.append(f"| {result['owners']:,} | {o['off_p50']:.1f} / {o['off_p95']:.1f} | {o['on_p50']:.1f} / {o['on_p95']:.1f} | "
-                   f"{o['on_p50'] - o['off_p50']:.1f} | {o['count_request_p50']:.1f} | {o['read_budget_p50']:.1f} | "
-                   f"{o['charge_tokens_p50']:.1f} |")
+                   f"{o['on_p50'] - o['off_p50']:.1f} | {o['count_request_p50']:.1f} | {o['reserve_budget_p50']:.1f} | "
+                   f"{o['settle_p50']:.1f} |")
     out += ["", *render_understanding()]
     out += ["", *render_init(init)]
     out += ["`lambda_function` compiled from source, boto3 from bytecode: what a source-only zip costs "

@@ -6,6 +6,7 @@ Dev tooling only; never deployed. The handler reaches it through ``AWS_ENDPOINT_
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.request
 import warnings
 from typing import Any
@@ -47,6 +48,15 @@ def serve(region: str) -> tuple[Any, str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    # DynamoDB applies each request to an item atomically (a conditional UpdateItem reads, checks and
+    # writes as one); moto does not lock, so concurrent callers could race it. One request at a time.
+    wsgi, lock = server._server.app, threading.Lock()
+
+    def atomic(environ: Any, start_response: Any) -> Any:
+        with lock:
+            return list(wsgi(environ, start_response))
+
+    server._server.app = atomic
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
     # moto keeps its state per process: start every server empty (the table is created below).

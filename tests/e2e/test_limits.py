@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import pytest
 import lambda_function as lf
 from genai import clients, config, errors, facts, limits
 import scripted
+from scripted import Script
+from test_faults import _reply
 from local import dynamodb
 from local import run as local_run
 
@@ -69,7 +72,8 @@ def rest_event(question: str = "Who owns Leo?", viewer: str = "198.51.100.7", pa
     headers = {"Content-Type": "application/json", "CloudFront-Viewer-Address": f"{viewer}:50123"}
     if forwarded is not None:
         headers = {"Content-Type": "application/json", "X-Forwarded-For": forwarded}
-    payload: Any = question if plain else {"question": question, **({"conversation_id": conversation} if conversation else {})}
+    named = {"conversation_id": local_run.signed_conversation_id(conversation)} if conversation else {}
+    payload: Any = question if plain else {"question": question, **named}
     return {"httpMethod": "POST", "path": path, "headers": headers, "body": json.dumps(payload, ensure_ascii=False),
             "requestContext": {"apiId": "local", "stage": "v1", "identity": {"sourceIp": "130.176.1.1"}}}
 
@@ -196,8 +200,11 @@ def test_one_client_cannot_spend_more_than_its_daily_tokens(stack: dict[str, Any
     """A reviewer showed one anonymous address could spend the whole day's cap (closing the chat for
     everyone) within its question limits: each client's day window also counts its tokens."""
     set_limits(monkeypatch, rate_limit_client_per_minute=0, rate_limit_client_tokens_per_day=2000)
+    monkeypatch.setattr(limits, "QUESTION_TOKEN_BOUND", 100)  # this test's bound, below the stand-in's use
     first = json.loads(call(rest_event())["body"])["usage"]["total_tokens"]
-    assert 1000 < first < 2000  # the stand-in's token count for this question: two fit, not three
+    assert 1000 < first < 2000  # the stand-in's token count for this question
+    # A question is admitted when its bound still fits beside what was used: the second's does, exactly.
+    monkeypatch.setattr(limits, "QUESTION_TOKEN_BOUND", 2000 - first)
     assert call(rest_event())["statusCode"] == 200
     refused = call(rest_event())
     assert refused["statusCode"] == 429
@@ -210,6 +217,7 @@ def test_one_client_cannot_spend_more_than_its_daily_tokens(stack: dict[str, Any
 
 def test_signed_in_callers_keep_the_last_fifth_of_the_cap(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     set_limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=3000)
+    monkeypatch.setattr(limits, "QUESTION_TOKEN_BOUND", 100)  # this test's bound: room for the stand-in's answers
     assert statuses([rest_event(viewer="192.0.2.1"), rest_event(viewer="192.0.2.2")]) == [200, 200]  # > 2,400 spent
     refused = call(rest_event(viewer="192.0.2.3"))
     assert refused["statusCode"] == 503 and json.loads(refused["body"])["error"]["code"] == "budget_exhausted"
@@ -330,9 +338,10 @@ BURST = textwrap.dedent("""
 def test_the_default_limit_holds_across_two_instances(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """120 questions sent at once by one client, 60 from each of two handler processes (two Lambda
     instances) sharing one table: at the defaults no more than half reach the model."""
-    for name in ("RATE_LIMIT_CLIENT_PER_MINUTE", "RATE_LIMIT_CLIENT_PER_DAY", "RATE_LIMIT_CONVERSATION_PER_MINUTE",
-                 "DAILY_TOKEN_CAP", "RATE_LIMIT_CLIENT_TOKENS_PER_DAY"):
+    for name in ("RATE_LIMIT_CLIENT_PER_MINUTE", "RATE_LIMIT_CLIENT_PER_DAY", "RATE_LIMIT_CONVERSATION_PER_MINUTE"):
         monkeypatch.delenv(name)
+    # The question windows alone: tokens enough that reservations never refuse (that is the next test).
+    set_limits(monkeypatch, daily_token_cap=10**9, rate_limit_client_tokens_per_day=10**9)
     before = model_calls(stack)
     spoofed = rest_event(forwarded="203.0.113.1, 198.51.100.7, 130.176.1.1")
     processes = [subprocess.Popen([sys.executable, "-c", BURST, str(ROOT), str(NOON)], stdin=subprocess.PIPE,
@@ -370,3 +379,30 @@ def test_questions_sent_by_another_sites_page_are_refused(stack: dict[str, Any],
     monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://evil.example")  # an origin the operator allows
     config._settings = None
     assert call(post)["statusCode"] == 200
+
+
+def test_a_concurrent_burst_from_one_address_stops_at_its_share(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attacker sent twenty questions at once from one address to a model that follows a greedy
+    asker (~102k tokens each): all were admitted, the day's 2,000,000 tokens were gone, and another
+    visitor and signed-in staff got 503. Each question now reserves its bound at admission."""
+    for name in ("RATE_LIMIT_CLIENT_PER_MINUTE", "RATE_LIMIT_CLIENT_PER_DAY", "RATE_LIMIT_CONVERSATION_PER_MINUTE",
+                 "DAILY_TOKEN_CAP", "RATE_LIMIT_CLIENT_TOKENS_PER_DAY"):
+        monkeypatch.delenv(name)  # the defaults: 400,000 tokens a client a day, 2,000,000 a day in all
+    greedy = Script(_reply([{"text": "Here is everything."}], usage={"inputTokens": 100_000, "outputTokens": 2_000,
+                                                                     "totalTokens": 102_000}))
+    scripted.point(monkeypatch, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", greedy)
+    burst = [rest_event(question=f"Tell me everything ({n})") for n in range(20)]
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda e=e: codes.append(call(e)["statusCode"])) for e in burst]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    admitted = codes.count(200)
+    assert set(codes) <= {200, 429} and admitted >= 1
+    assert admitted * 102_000 <= config.DEFAULT_CLIENT_TOKENS_PER_DAY  # the client stopped at its share
+    assert call(rest_event(question="Who owns Leo?", viewer="192.0.2.1"))["statusCode"] == 200  # another visitor
+    staff = rest_event(question="Who owns Leo?", viewer="192.0.2.2")
+    staff["requestContext"]["authorizer"] = {"claims": {"sub": "staff-sub-1"}}
+    assert call(staff)["statusCode"] == 200
+    budget = next(item for item in items() if item["pk"]["S"].startswith("tokens#"))
+    assert int(budget["tokens"]["N"]) == 102_000 * (admitted + 2)  # settled to what was used: no hold left
+    assert not [name for item in items() for name in item if name.startswith("hold_")]

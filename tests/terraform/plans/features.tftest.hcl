@@ -8,6 +8,15 @@ mock_provider "aws" {
   override_during = plan
 }
 
+# The conversation key is made at apply (uuid()); a plan sees a fixed one here.
+override_resource {
+  target          = terraform_data.conversation_key
+  override_during = plan
+  values = {
+    output = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+  }
+}
+
 # The neighbours' state as the 01-network and 03-database layers write it (subnets by AZ).
 override_data {
   target          = data.terraform_remote_state.network
@@ -69,6 +78,7 @@ run "defaults" {
       MAX_TOOL_ROUNDS                    = "4"
       MAX_OUTPUT_TOKENS                  = "1024"
       CONVERSATION_TABLE                 = "petclinic-dev-genai-conversations"
+      CONVERSATION_KEY                   = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
       CONVERSATION_IDLE_MINUTES          = "60"
       CONVERSATION_MAX_TURNS             = "5"
       API_GATEWAY_BUDGET_MS              = "28000"
@@ -87,6 +97,10 @@ run "defaults" {
       ALB_OIDC_AUTH                      = "false"
     })
     error_message = "The function's environment is not the defaults'."
+  }
+  assert {
+    condition     = length(terraform_data.conversation_key) == 1
+    error_message = "Memory is on but no conversation key is made for the function."
   }
   # What the function will call from Seoul: Haiku 4.5 has no apac profile, so the global one.
   assert {
