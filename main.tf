@@ -36,7 +36,7 @@ locals {
     WRITES_ENABLED            = var.writes_enabled ? "true" : "false"
     METRICS_NAMESPACE         = var.metrics_namespace
 
-    # On the public internet (see the README's "Putting it on the internet").
+    # On the public internet (see docs/internet.md, "Putting it on the internet").
     LIMITS_TABLE                       = var.create_limits_table ? aws_dynamodb_table.limits[0].name : ""
     RATE_LIMIT_CLIENT_PER_MINUTE       = tostring(var.rate_limit_client_per_minute)
     RATE_LIMIT_CLIENT_PER_DAY          = tostring(var.rate_limit_client_per_day)

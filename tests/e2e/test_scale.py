@@ -49,7 +49,7 @@ def test_a_common_pet_name_is_counted_and_only_a_few_detailed(clinic: dict[str, 
     assert total > facts.PREFETCH_ENTITIES  # the data makes "Max" common
     found = facts.prefetch(settings, understanding.extract_names("Who owns Max?"))
     assert {"what": "pets named", "name": "Max", "count": total} in found.doc["counts"]
-    assert [pet["name"] for pet in found.doc["pets"]] == ["Max"] * 5  # the README's figure, not the constant
+    assert [pet["name"] for pet in found.doc["pets"]] == ["Max"] * 5  # docs/answering.md's figure, not the constant
     assert found.truncated and "narrow down" in found.doc["notes"][-1]
 
 
