@@ -5,6 +5,7 @@ Two entry points, both stdlib-only and linear in the input's length:
 - ``escape_text(value)``: a stored value (an owner's or a pet's name, a visit's description) made inert for
   quoting inside the function's own texts (proposals, "Done:" lines). Nothing in it renders as HTML, a
   link, an image, code or emphasis; it stays on one line.
+- ``has_markup(value)``: whether a name holds anything markup needs (for the write validation to refuse).
 - ``safe_answer(text, allowed_hosts)``: the model's answer, still markdown (bold, lists, tables, headings
   and line breaks render), but raw HTML shows as text, no image loads and no link points anywhere but the
   allowed hosts (over http or https), and no ``javascript:``, ``data:`` or ``vbscript:`` URL can come out of it.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["escape_text", "safe_answer", "safe_url"]
+__all__ = ["escape_text", "has_markup", "safe_answer", "safe_url"]
 
 # HTML's characters become entities: they never start markup, whether the text is read as markdown, as
 # HTML, or decoded once more. The markdown punctuation gets a backslash (CommonMark: any ASCII punctuation
@@ -62,6 +63,18 @@ _URL = re.compile(r"(?P<scheme>[Hh][Tt][Tt][Pp][Ss]?)://(?P<host>[A-Za-z0-9.\-]{
 # GFM leaves these off the end of a bare URL; so does this module.
 _TRAILING = ".,:;!?*_~&"
 _ALT = re.compile(r"[^\w .,\-]")
+
+
+# What no person's or pet's name needs and markup does: HTML and markdown punctuation (letters of any
+# script, digits, spaces and . , ' - ( ) ! & pass), an entity, a URL's scheme, a control character.
+_MARKUP = re.compile(rf"[<>`\[\]\\|*_~#{{}}\"@]|&#?\w+|[A-Za-z0-9]:/|(?i:www\.)|(?i:javascript|vbscript|data):|[{_CONTROL}\t\r\n]")
+
+
+def has_markup(value: str) -> bool:
+    """Whether a name holds HTML or markdown punctuation, an entity, a URL scheme or a control character:
+    what the write validation refuses in names ("O'Brien", "Jean-Luc", "김철수", "José (Pepe)" pass). A name
+    that passes still goes through escape_text when quoted: this is a second, independent defence."""
+    return bool(_MARKUP.search(value))
 
 
 def escape_text(value: object) -> str:

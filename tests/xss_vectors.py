@@ -13,6 +13,7 @@ VECTORS: dict[str, str] = {
     "img-onerror": "<img src=x onerror={hit}>",
     "img-onerror-quoted": '<img src="x" onerror="{hit}">',
     "img-entity-handler": "<img src=x onerror=&#97;lert&#40;{n}&#41;>",
+    "img-paren-free": "<img src=x onerror=window.onerror=alert;throw-{n}>",
     "img-unclosed": "<img src=x onerror={hit}//",
     "double-open": "<<img src=x onerror={hit}>",
     "script": "<script>{hit}</script>",

@@ -260,9 +260,9 @@ ADVERSARIAL = ["[", "[a", "![", "[a](", "](", "<a", "<ab:", "http://", "http://x
 def _seconds(function, text: str) -> float:
     best = float("inf")
     for _ in range(3):
-        start = time.perf_counter()
+        start = time.process_time()  # this process's CPU: other processes' load does not count
         function(text, ALLOWED) if function is markdown.safe_answer else function(text)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -270,9 +270,28 @@ def _seconds(function, text: str) -> float:
 @pytest.mark.parametrize("unit", ADVERSARIAL)
 def test_work_is_linear_in_the_input(function, unit: str) -> None:
     """Eight times the input costs about eight times the work (a quadratic rule would cost 64 times):
-    10 KB (the largest answer) and 80 KB of the repeated unit, best of three."""
+    10 KB (the largest answer) and 80 KB of the repeated unit, best of three. Below a quarter of a second
+    the ratio is not read (timer and cache noise); a rule that rescans the rest of the text from each
+    bracket takes seconds on 80 KB."""
     small = (unit * (10_000 // len(unit) + 1))[:10_000]
     large = (unit * (80_000 // len(unit) + 1))[:80_000]
     small_time, large_time = _seconds(function, small), _seconds(function, large)
     assert small_time < 0.25
-    assert large_time < max(24 * small_time, 0.05), (small_time, large_time)
+    assert large_time < max(24 * small_time, 0.25), (small_time, large_time)
+
+
+@pytest.mark.parametrize("name", ["O'Brien", "Jean-Luc Picard", "김철수", "코코", "José (Pepe)", "J. R. R. Tolkien", "Leo!", "Ærøskøbing",
+                                  "Tom & Jerry", "Mr. Smith, Jr."])
+def test_has_markup_lets_names_through(name: str) -> None:
+    assert not markdown.has_markup(name)
+
+
+@pytest.mark.parametrize("template", list(VECTORS.values()), ids=list(VECTORS))
+def test_has_markup_refuses_every_vector(template: str) -> None:
+    assert markdown.has_markup(render(template, 1, OTHER))
+
+
+@pytest.mark.parametrize("name", ["a&#106;", "x&amp;y", "javascript:x", "JaVaScRiPt:x", "data:x", "http://e", "www.e", "a*b*", "a_b_",
+                                  "`x`", "a\\b", "a|b", "# a", "~~a~~", "a\nb", "a\tb", "a\x00", "a\u2028b", "{x}", 'say "hi"'])
+def test_has_markup_refuses_markup_in_names(name: str) -> None:
+    assert markdown.has_markup(name)
