@@ -5,6 +5,7 @@ nothing leaves the process): it serves one ID and refuses every other with Bedro
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -53,11 +54,17 @@ def _reply(text: str = "There are 18 pets.") -> dict[str, Any]:
             "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One session for every fake: its loader keeps the service model (a new one per test costs ~0.5 s)."""
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 class FakeBedrock:
     """Serves ``serves`` (None: nothing); every other ID gets ``refusal``, or ``errors`` by ID when given."""
 
     def __init__(self, region: str) -> None:
-        self.client = boto3.client("bedrock-runtime", region_name=region, endpoint_url="http://127.0.0.1:9")
+        self.client = _session().client("bedrock-runtime", region_name=region, endpoint_url="http://127.0.0.1:9")
         self.calls: list[str] = []
         self.serves: str | None = None
         self.refusal = ON_DEMAND
