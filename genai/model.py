@@ -64,9 +64,10 @@ def _refuses_the_id(code: str, err: ClientError) -> bool:
 
 
 def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]], usage: Usage,
-              deadline: Deadline) -> dict[str, Any]:
+              deadline: Deadline, may_retry: bool = True) -> dict[str, Any]:
     """One Converse call, bounded by the time left; a throttled or unavailable model is tried at
-    most twice in all (botocore does not retry), the second time only when the deadline allows."""
+    most twice in all (botocore does not retry), the second time only when the deadline allows
+    (and ``may_retry``: not after a refused ID, so the question stays within three calls)."""
     for attempt in (1, 2):
         budget_s = deadline.budget_s(config.RESPONSE_RESERVE_MS)
         try:
@@ -80,7 +81,7 @@ def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]],
         except ClientError as err:
             code = clients._error_code(err)
             transient = code in _MODEL_THROTTLED | _MODEL_UNAVAILABLE or clients._is_server_error(code)
-            retry = transient and attempt == 1 and (
+            retry = transient and attempt == 1 and may_retry and (
                 deadline.remaining_ms() > config.MODEL_CALL_RESERVE_MS + MODEL_RETRY_PAUSE_S * 1000)
             logger.warning("bedrock error", extra={"error_code": code, "model_id": model_id, "retry": retry})
             if retry:
@@ -233,7 +234,7 @@ def _first_call(route: Route, settings: Settings, messages: list[dict[str, Any]]
     refused: list[str] = []
     for index, model_id in enumerate(route.ids):
         try:
-            response = _converse(model_id, settings, messages, usage, deadline)
+            response = _converse(model_id, settings, messages, usage, deadline, may_retry=not refused)
         except ModelIdRefused:
             refused.append(model_id)
             last = index + 1 >= len(route.ids)

@@ -228,3 +228,21 @@ def test_an_explicit_override_comes_first(bedrock: FakeBedrock, monkeypatch: pyt
     bedrock.serves = FUTURE if served is None else order[served]
     assert _ask()[0] == status
     assert bedrock.calls == order
+
+
+def test_a_throttled_fallback_is_not_retried_past_three_calls(bedrock: FakeBedrock) -> None:
+    """Two refused IDs, then the third throttled: no fourth call (the throttle retry is skipped), 429."""
+    candidates = profiles.candidate_ids(FUTURE, "ap-northeast-2")
+    original = bedrock._answer
+
+    def answer(**kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        if bedrock.calls[-1] == candidates[2]:
+            return (AWSResponse("http://127.0.0.1:9", 429, {}, None),
+                    {"Error": {"Code": "ThrottlingException", "Message": "Too many requests."},
+                     "ResponseMetadata": {"HTTPStatusCode": 429}})
+        return original(**kwargs)
+
+    bedrock.client.meta.events.unregister("before-call.bedrock-runtime.Converse", original)
+    bedrock.client.meta.events.register_first("before-call.bedrock-runtime.Converse", answer)
+    assert _ask()[0] == 429
+    assert bedrock.calls == list(candidates)
