@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from typing import Any
 
-from genai import budget, callers, clients, config, dataapi, facts, memory, metrics, model, profiles, request, responses, understanding, writes
+from genai import budget, callers, clients, config, dataapi, facts, memory, metrics, model, request, responses, understanding, writes
 from genai.budget import Deadline, Usage
 from genai.callers import Asker
 from genai.config import Settings
@@ -29,10 +29,15 @@ from genai.request import Call, Question
 from genai.writes import WriteScope
 
 
-def model_id_for(settings: Settings, deadline: Deadline) -> str:
-    """The ID this function calls from its Region (creating the client calls nothing)."""
+def model_route(settings: Settings, deadline: Deadline) -> model.Route:
+    """The IDs this function may call from its Region, in order (creating the client calls nothing)."""
     region = clients.client("bedrock-runtime", deadline.budget_s(config.RESPONSE_RESERVE_MS)).meta.region_name or ""
-    return profiles.resolve_model_id(settings.model_id, region, settings.inference_profile)
+    return model.route_for(settings, region)
+
+
+def model_id_for(settings: Settings, deadline: Deadline) -> str:
+    """The ID this function calls first: the one that worked on this instance, else the table's choice."""
+    return model_route(settings, deadline).ids[0]
 
 
 def _wait_for_turns(pending: Future[list[PastTurn]] | None, deadline: Deadline) -> list[PastTurn]:
@@ -70,7 +75,8 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
     scope = WriteScope(remembered, request_id, writer.label, asker_id) if remembered and writer else None
     scoped = writes._WRITE_SCOPE.set(scope)
     try:
-        model_id = model_id_for(settings, deadline)
+        route = model_route(settings, deadline)
+        model_id = route.ids[0]
         admission = Admission(settings, asker, conversation_id, request_id) if settings.limits else None
         intent = writes.reply_intent(question.text) if scope else None
         if intent and scope:
@@ -88,7 +94,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
         turns = _wait_for_turns(pending, deadline)
         messages = [*memory.history_messages(turns), facts.build_user_message(question, known)]
         try:
-            reply, usage = model.converse_loop(settings, model_id, messages, deadline, usage)
+            reply, usage = model.converse_loop(settings, route, messages, deadline, usage)
         finally:
             if admission:
                 admission.charge(usage, deadline)  # also what a failed question spent
@@ -100,7 +106,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
             memory.save_turn(settings, remembered, PastTurn(question.text, text, asker_id), deadline, request_id)
     finally:
         writes._WRITE_SCOPE.reset(scoped)
-    return {"answer": text, "truncated": reply.truncated, "model_id": model_id, "usage": usage.as_dict(),
+    return {"answer": text, "truncated": reply.truncated, "model_id": reply.model_id, "usage": usage.as_dict(),
             "history_turns": len(turns)}
 
 

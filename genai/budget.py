@@ -20,6 +20,7 @@ class Usage:
     def __init__(self) -> None:
         self.input_tokens = self.output_tokens = self.model_calls = self.tool_calls = 0
         self.limiter_errors = 0  # faults of the limits table (the LimiterErrors metric)
+        self.model_id_fallbacks = 0  # refused model IDs passed over for the next candidate (ModelIdFallbacks)
         self.daily_tokens: int | None = None  # the day's running total, when the limits table told it
 
     def add(self, usage: Any) -> None:

@@ -17,7 +17,7 @@ from .log import log_token
 
 _METRIC_UNITS = {"Questions": "Count", "ModelCalls": "Count", "InputTokens": "Count", "OutputTokens": "Count",
                  "ToolCalls": "Count", "AnswerLatency": "Milliseconds", "Errors": "Count", "RateLimited": "Count",
-                 "LimiterErrors": "Count"}
+                 "LimiterErrors": "Count", "ModelIdFallbacks": "Count"}
 
 
 def emit_metrics(usage: Usage, started: float, error_code: str | None = None) -> None:
@@ -33,7 +33,8 @@ def emit_metrics(usage: Usage, started: float, error_code: str | None = None) ->
     values = {"Questions": 1, "ModelCalls": usage.model_calls, "InputTokens": usage.input_tokens,
               "OutputTokens": usage.output_tokens, "ToolCalls": usage.tool_calls,
               "AnswerLatency": round((time.monotonic() - started) * 1000, 1), "Errors": int(error_code is not None),
-              "RateLimited": int(error_code == RateLimited.code), "LimiterErrors": usage.limiter_errors}
+              "RateLimited": int(error_code == RateLimited.code), "LimiterErrors": usage.limiter_errors,
+              "ModelIdFallbacks": usage.model_id_fallbacks}  # above 0: the table's first choice was refused
     units = dict(_METRIC_UNITS)
     if usage.daily_tokens is not None:  # the budget used so far today (the 80 % alarm reads its Maximum)
         values["DailyTokens"], units["DailyTokens"] = usage.daily_tokens, "Count"

@@ -179,7 +179,7 @@ def test_the_metrics_line_is_emf_at_the_top_level(local_stack: dict[str, Any], c
     assert directive["Namespace"] == "Test/NS" and directive["Dimensions"] == [["FunctionName"]]
     assert {m["Name"] for m in directive["Metrics"]} == {"Questions", "ModelCalls", "InputTokens", "OutputTokens",
                                                           "ToolCalls", "AnswerLatency", "Errors", "RateLimited",
-                                                          "LimiterErrors"}  # DailyTokens only with a limits table
+                                                          "LimiterErrors", "ModelIdFallbacks"}  # DailyTokens: limits table only
     assert ok["FunctionName"] == "petclinic-genai-test"
     assert (ok["Questions"], ok["ModelCalls"], ok["ToolCalls"], ok["Errors"]) == (1, 2, 1, 0)
     assert ok["InputTokens"] > 0 and ok["OutputTokens"] > 0 and ok["AnswerLatency"] > 0
