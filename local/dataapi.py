@@ -125,11 +125,34 @@ def _like_matcher(pattern: str, escape: str | None) -> Any:
     return lambda subject: regex.fullmatch(subject) is not None
 
 
+@lru_cache(maxsize=1024)
+def _ascii_like_matcher(pattern: str, escape: str | None) -> Any:
+    """The same over ASCII text, where every letter folds to one letter: plain lower-case strings."""
+    pattern = pattern.lower()
+    if escape is None and "%" not in pattern and "_" not in pattern:
+        return lambda subject: subject == pattern
+    if escape is None and re.fullmatch(r"%[^%_]+%", pattern):  # '%elm%', the usual contains-search
+        needle = pattern[1:-1]
+        return lambda subject: needle in subject
+    parts: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if escape is not None and char == escape.lower():
+            parts.append(re.escape(next(chars, "")))
+        else:
+            parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+    regex = re.compile("".join(parts), re.DOTALL)
+    return lambda subject: regex.fullmatch(subject) is not None
+
+
 def _like(pattern: Any, value: Any, escape: Any = None) -> int | None:
     """SQLite's like(X, Y[, Z]) for "Y LIKE X [ESCAPE Z]", compared as utf8mb4_0900_ai_ci compares."""
     if pattern is None or value is None:
         return None
-    return int(_like_matcher(str(pattern), None if escape is None else str(escape))(_like_subject(str(value))))
+    pattern, value, escape = str(pattern), str(value), None if escape is None else str(escape)
+    if pattern.isascii() and value.isascii() and (escape is None or escape.isascii()):
+        return int(_ascii_like_matcher(pattern, escape)(value.lower()))
+    return int(_like_matcher(pattern, escape)(_like_subject(value)))
 
 
 def _unicode_case(method: str) -> Any:
@@ -164,8 +187,24 @@ class SqliteBackend:
             self._local.conn = conn
         return conn
 
+    # "col LIKE :p" with p = 'abc%': MySQL walks the index for such a prefix; SQLite's own LIKE
+    # optimisation is off with like() redefined, so the range is spelt out (same rows: every value
+    # LIKE 'abc%' folds to a key in [fold('abc'), fold('abc') + U+10FFFF), and LIKE still decides).
+    _PREFIX_LIKE_RE = re.compile(r"\b([A-Za-z_][\w.]*)\s+LIKE\s+:([A-Za-z_]\w*)\b(?!\s*ESCAPE)", re.IGNORECASE)
+
     def prepare(self, sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return sql, params
+        params = dict(params)
+
+        def ranged(match: re.Match[str]) -> str:
+            column, name = match.groups()
+            value = params.get(name)
+            if not isinstance(value, str) or len(value) < 2 or not value.endswith("%") or "%" in value[:-1] or "_" in value:
+                return match.group(0)
+            params[f"{name}__lo"] = low = fold(value[:-1])
+            params[f"{name}__hi"] = low + "\U0010ffff"
+            return f"({column} >= :{name}__lo AND {column} < :{name}__hi AND {match.group(0)})"
+
+        return self._PREFIX_LIKE_RE.sub(ranged, sql), params
 
     def new_connection(self) -> sqlite3.Connection:
         conn = sqlite_connect(self.path, isolation_level=None, check_same_thread=False)

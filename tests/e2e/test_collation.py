@@ -146,3 +146,14 @@ def test_sqlite_indexes_still_serve_the_lookups(tmp_path: Path) -> None:
     dataapi.load_database(backend, data_files=[ROWS])
     plan = backend.connection().execute("EXPLAIN QUERY PLAN SELECT id FROM owners WHERE last_name = ?", ("muller",)).fetchall()
     assert "owners_last_name" in " ".join(str(row[-1]) for row in plan)
+
+
+def test_a_prefix_like_walks_the_index_on_sqlite(tmp_path: Path) -> None:
+    """As MySQL does for LIKE 'abc%': the local backend spells out the key range (and LIKE still decides)."""
+    backend = dataapi.SqliteBackend(tmp_path / "like.sqlite")
+    dataapi.load_database(backend, data_files=[ROWS])
+    sql, params = backend.prepare("SELECT o.id FROM owners o WHERE o.last_name LIKE :v ORDER BY o.id", {"v": "MÜL%"})
+    plan = " ".join(str(row[-1]) for row in backend.connection().execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+    assert "owners_last_name" in plan
+    assert [row[0] for row in backend.connection().execute(sql, params).fetchall()] == [1, 2, 8]
+    assert backend.prepare("SELECT 1 FROM owners o WHERE o.address LIKE :v", {"v": "%elm%"})[0].count("LIKE") == 1
