@@ -12,9 +12,11 @@ import json
 import re
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from datetime import date, datetime, time as dtime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from collections.abc import Iterable
@@ -26,6 +28,7 @@ if not __package__:  # run as a script: python local/dataapi.py
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from genai.textnorm import fold
 from local import jsonhttp
 from local.jsonhttp import JsonHandler
 
@@ -65,6 +68,108 @@ def split_statements(script: str) -> list[str]:
 # ---------------------------------------------------------------------------------- backends
 
 
+# ------------------------------------------------------------------ SQLite compares like MySQL
+#
+# Aurora MySQL 3 stores the tables in utf8mb4 with its default collation utf8mb4_0900_ai_ci: case-
+# and accent-insensitive ("Zoe Muller" = "Zoë Müller", "MULLER" = "Müller"), and so does `=`, IN,
+# GROUP BY and LIKE on those columns. SQLite's own NOCASE folds ASCII letters only, and its LIKE too.
+# On every connection this backend opens, NOCASE (the collation of the text columns in schema.sql)
+# is redefined to compare genai.textnorm.fold() keys, like() matches folded characters one by one
+# (as MySQL's LIKE does: "Straße" LIKE 'Stras%' is false, = 'Strasse' is true), and lower()/upper()
+# are Unicode-aware (MySQL's are). Open the file through sqlite_connect(): the sqlite3 shell's
+# built-in NOCASE orders non-ASCII text differently from the indexes this backend built.
+
+
+@lru_cache(maxsize=65536)
+def _fold_key(text: str) -> str:
+    return fold(text)
+
+
+def _collate_ai_ci(a: str, b: str) -> int:
+    key_a, key_b = _fold_key(a), _fold_key(b)
+    return (key_a > key_b) - (key_a < key_b)
+
+
+_UNIT_END = "\x00"  # ends each folded character in a like() subject; folds never contain it
+
+
+@lru_cache(maxsize=65536)
+def _like_subject(text: str) -> str:
+    """One folded unit per character (ß -> "ss" stays one unit), each ended by NUL."""
+    units = (fold(char) for char in unicodedata.normalize("NFC", text))
+    return "".join(unit + _UNIT_END for unit in units if unit)
+
+
+@lru_cache(maxsize=1024)
+def _like_matcher(pattern: str, escape: str | None) -> Any:
+    """A predicate over _like_subject strings: % is any run of characters, _ exactly one."""
+    tokens: list[str | None] = []  # a folded literal unit, "%" as None, "_" as ""
+    chars = iter(unicodedata.normalize("NFC", pattern))
+    for char in chars:
+        if escape is not None and char == escape:
+            char = next(chars, "")  # taken literally, even % or _
+        elif char in "%_":
+            tokens.append(None if char == "%" else "")
+            continue
+        if unit := fold(char):
+            tokens.append(unit + _UNIT_END)
+    literals = [token for token in tokens if token]
+    if len(literals) == len(tokens):  # no wildcard: equality
+        whole = "".join(literals)
+        return lambda subject: subject == whole
+    if len(literals) == len(tokens) - 1 and tokens[-1] is None:  # 'abc%', the tools' prefix search
+        prefix = "".join(literals)
+        return lambda subject: subject.startswith(prefix)
+    regex = re.compile("".join(re.escape(token) if token else f"(?:[^{_UNIT_END}]*{_UNIT_END})*?" if token is None
+                               else f"[^{_UNIT_END}]*{_UNIT_END}" for token in tokens), re.DOTALL)
+    return lambda subject: regex.fullmatch(subject) is not None
+
+
+@lru_cache(maxsize=1024)
+def _ascii_like_matcher(pattern: str, escape: str | None) -> Any:
+    """The same over ASCII text, where every letter folds to one letter: plain lower-case strings."""
+    pattern = pattern.lower()
+    if escape is None and "%" not in pattern and "_" not in pattern:
+        return lambda subject: subject == pattern
+    if escape is None and re.fullmatch(r"%[^%_]+%", pattern):  # '%elm%', the usual contains-search
+        needle = pattern[1:-1]
+        return lambda subject: needle in subject
+    parts: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if escape is not None and char == escape.lower():
+            parts.append(re.escape(next(chars, "")))
+        else:
+            parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+    regex = re.compile("".join(parts), re.DOTALL)
+    return lambda subject: regex.fullmatch(subject) is not None
+
+
+def _like(pattern: Any, value: Any, escape: Any = None) -> int | None:
+    """SQLite's like(X, Y[, Z]) for "Y LIKE X [ESCAPE Z]", compared as utf8mb4_0900_ai_ci compares."""
+    if pattern is None or value is None:
+        return None
+    pattern, value, escape = str(pattern), str(value), None if escape is None else str(escape)
+    if pattern.isascii() and value.isascii() and (escape is None or escape.isascii()):
+        return int(_ascii_like_matcher(pattern, escape)(value.lower()))
+    return int(_like_matcher(pattern, escape)(_like_subject(value)))
+
+
+def _unicode_case(method: str) -> Any:
+    return lambda value: getattr(value, method)() if isinstance(value, str) else value
+
+
+def sqlite_connect(path: str | Path, **options: Any) -> sqlite3.Connection:
+    """A connection that compares text as the MySQL tables do (accent- and case-insensitive)."""
+    conn = sqlite3.connect(str(path), **options)
+    conn.create_collation("NOCASE", _collate_ai_ci)
+    conn.create_function("like", 2, _like, deterministic=True)
+    conn.create_function("like", 3, _like, deterministic=True)
+    conn.create_function("lower", 1, _unicode_case("lower"), deterministic=True)
+    conn.create_function("upper", 1, _unicode_case("upper"), deterministic=True)
+    return conn
+
+
 class SqliteBackend:
     """One connection per server thread to a database file (a file, so threads share it)."""
 
@@ -77,16 +182,32 @@ class SqliteBackend:
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite_connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
         return conn
 
+    # "col LIKE :p" with p = 'abc%': MySQL walks the index for such a prefix; SQLite's own LIKE
+    # optimisation is off with like() redefined, so the range is spelt out (same rows: every value
+    # LIKE 'abc%' folds to a key in [fold('abc'), fold('abc') + U+10FFFF), and LIKE still decides).
+    _PREFIX_LIKE_RE = re.compile(r"\b([A-Za-z_][\w.]*)\s+LIKE\s+:([A-Za-z_]\w*)\b(?!\s*ESCAPE)", re.IGNORECASE)
+
     def prepare(self, sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return sql, params
+        params = dict(params)
+
+        def ranged(match: re.Match[str]) -> str:
+            column, name = match.groups()
+            value = params.get(name)
+            if not isinstance(value, str) or len(value) < 2 or not value.endswith("%") or "%" in value[:-1] or "_" in value:
+                return match.group(0)
+            params[f"{name}__lo"] = low = fold(value[:-1])
+            params[f"{name}__hi"] = low + "\U0010ffff"
+            return f"({column} >= :{name}__lo AND {column} < :{name}__hi AND {match.group(0)})"
+
+        return self._PREFIX_LIKE_RE.sub(ranged, sql), params
 
     def new_connection(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite_connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("BEGIN")
         return conn
 
@@ -94,6 +215,13 @@ class SqliteBackend:
 
     def schema_script(self) -> str:
         return SCHEMA.read_text(encoding="utf-8")
+
+
+# Accent- and case-insensitive utf8mb4 collations, best first: Aurora MySQL 3's (MySQL 8.0's) default;
+# MariaDB 10.10+'s UCA 14 one, NO PAD like it; older MariaDB's UCA 5.2 one. utf8mb4_general_ci, the
+# last resort, also ignores case and accents but keeps ø, ł, đ, æ, œ apart from o, l, d, ae, oe and
+# makes ß = s (see README, "Text comparison").
+AI_CI_COLLATIONS = ("utf8mb4_0900_ai_ci", "utf8mb4_uca1400_nopad_ai_ci", "utf8mb4_unicode_520_ci")
 
 
 class MysqlBackend:
@@ -145,6 +273,18 @@ class MysqlBackend:
 
         return self._PARAM_RE.sub(swap, sql), params
 
+    def accent_insensitive_collation(self) -> str:
+        """The first of AI_CI_COLLATIONS this server knows (names from that fixed list only)."""
+        cursor = self.connection().cursor()
+        for name in AI_CI_COLLATIONS:
+            try:
+                cursor.execute(f"SELECT _utf8mb4'a' COLLATE {name}")
+                cursor.fetchall()
+                return name
+            except self._pymysql.Error:
+                continue
+        return "utf8mb4_general_ci"
+
     def schema_script(self) -> str:
         # SQLite numbers an INTEGER PRIMARY KEY by itself; MySQL needs AUTO_INCREMENT (as upstream's schema).
         return (SCHEMA.read_text(encoding="utf-8").replace(" COLLATE NOCASE", "")
@@ -182,12 +322,17 @@ def _schema_statements(backend: SqliteBackend | MysqlBackend) -> list[str]:
     statements = split_statements(backend.schema_script())
     if backend.engine == "mysql":  # declare the character set (as Aurora MySQL 3), never inherit the server's
         statements = [s + " DEFAULT CHARSET=utf8mb4" if s.upper().startswith("CREATE TABLE") else s for s in statements]
+        # ... and an accent- and case-insensitive collation, whatever the server's default (see AI_CI_COLLATIONS)
+        collation = backend.accent_insensitive_collation()
+        statements = [s + f" COLLATE={collation}" if s.endswith(" CHARSET=utf8mb4") else s for s in statements]
     return statements
 
 
 def load_database(backend: SqliteBackend | MysqlBackend, extra_sql: list[str] | None = None, *,
-                  replace: bool = False, more_rows: Iterable[tuple[str, list[tuple[Any, ...]]]] = ()) -> None:
-    """Create the schema and load the sample rows (and ``more_rows``), all or nothing.
+                  replace: bool = False, more_rows: Iterable[tuple[str, list[tuple[Any, ...]]]] = (),
+                  data_files: Iterable[Path] | None = None) -> None:
+    """Create the schema and load the sample rows (``data_files``, default local/data/*.sql; and
+    ``more_rows``), all or nothing.
 
     A database that already holds any PetClinic table is refused (ExistingData) unless ``replace``.
     SQLite: one transaction, DDL included. MySQL/MariaDB: DDL commits by itself, so the tables are
@@ -199,7 +344,8 @@ def load_database(backend: SqliteBackend | MysqlBackend, extra_sql: list[str] | 
         raise ExistingData("the database already has PetClinic tables (" + ", ".join(found) + "); refusing to touch"
                            " them. Replace them with the sample only if that is what you want:"
                            " --replace-sample-data (make: REPLACE_SAMPLE_DATA=1)")
-    rows = [statement for path in DATA_FILES for statement in split_statements(path.read_text(encoding="utf-8"))]
+    files = DATA_FILES if data_files is None else list(data_files)
+    rows = [statement for path in files for statement in split_statements(path.read_text(encoding="utf-8"))]
     rows += extra_sql or []
     mark = "?" if backend.engine == "sqlite" else "%s"
     conn = backend.new_connection()  # a transaction (BEGIN) of its own

@@ -69,14 +69,16 @@ class JsonLogFormatter(logging.Formatter):
 
 @contextmanager
 def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = True,
-                    replace: bool = False, memory: bool = False, limits: bool = False) -> Iterator[dict[str, Any]]:
+                    replace: bool = False, memory: bool = False, limits: bool = False,
+                    data_files: list[Path] | None = None) -> Iterator[dict[str, Any]]:
     """Start the endpoints, set the environment the handler reads, and undo both afterwards.
 
     ``load`` creates the schema and sample rows in a database without PetClinic tables; a database
     that has them is used as it is (the handler only reads), unless ``replace`` asks to drop them
     and load the sample instead. The benchmark brings its own database (load=False).
     ``memory`` adds moto's DynamoDB server with the conversation table and turns memory on;
-    ``limits`` also turns on the rate limits and the daily cap (the limits table, same server)."""
+    ``limits`` also turns on the rate limits and the daily cap (the limits table, same server).
+    ``data_files`` loads other rows than the sample's (the names eval's clinic, eval/data/*.sql)."""
     saved = dict(os.environ)
     servers = []
     stops = []
@@ -84,7 +86,7 @@ def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = Tru
         backend = dataapi.backend_from_url(db_url or f"sqlite:///{tmp}/petclinic.sqlite")
         if load:
             try:
-                dataapi.load_database(backend, replace=replace)
+                dataapi.load_database(backend, replace=replace, data_files=data_files)
             except dataapi.ExistingData:
                 print("Using the PetClinic tables already in the database, unchanged (REPLACE_SAMPLE_DATA=1 /"
                       " --replace-sample-data would DROP them and load the sample rows).", file=sys.stderr)

@@ -1,5 +1,6 @@
 -- PetClinic schema, portable: runs as-is on SQLite 3.40; on MySQL/MariaDB the loader drops
--- "COLLATE NOCASE" (MySQL's default *_ci collations already compare case-insensitively).
+-- "COLLATE NOCASE" and gives each table an accent- and case-insensitive collation (utf8mb4_0900_ai_ci,
+-- Aurora MySQL 3's default). The local SQLite Data API redefines NOCASE to compare the same way.
 -- Upstream columns and types; every column a lookup filters or joins on is indexed.
 CREATE TABLE vets (
   id INTEGER NOT NULL PRIMARY KEY,
@@ -34,7 +35,7 @@ CREATE TABLE owners (
   id INTEGER NOT NULL PRIMARY KEY,
   first_name VARCHAR(30) COLLATE NOCASE,
   last_name VARCHAR(30) COLLATE NOCASE,
-  address VARCHAR(255),
+  address VARCHAR(255) COLLATE NOCASE,
   city VARCHAR(80) COLLATE NOCASE,
   telephone VARCHAR(20)
 );
@@ -59,7 +60,7 @@ CREATE TABLE visits (
   id INTEGER NOT NULL PRIMARY KEY,
   pet_id INTEGER NOT NULL,
   visit_date DATE,
-  description VARCHAR(255),
+  description VARCHAR(255) COLLATE NOCASE,
   FOREIGN KEY (pet_id) REFERENCES pets (id)
 );
 CREATE INDEX visits_pet ON visits (pet_id);
