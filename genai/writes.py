@@ -472,7 +472,8 @@ def settle_pending(settings: Settings, scope: WriteScope, intent: str, language:
     _moved(settings, conversation_id, action_id, "done", "committing", written)  # if not, retries say "busy"
     logger.info("audit", extra={"audit": {"conversation_id": conversation_id, "action": action["kind"],
                                           "table": WRITE_KINDS[action["kind"]].table, "row_id": row["id"],
-                                          "request_id": request_id, "principal": log_token(scope.principal, 300)}})
+                                          "request_id": request_id, "principal": log_token(scope.principal, 300),
+                                          "read_scope": tools.read_scope()}})
     return _reply("written", language, summary=written), {"action": action["kind"], "id": row["id"]}
 
 

@@ -281,7 +281,8 @@ def test_one_audit_record_per_write_without_personal_data(stack: dict[str, Any],
     record = audits[0].audit
     assert record == {"conversation_id": local_run.signed_conversation_id("w-1"), "action": "add_owner", "table": "owners",
                       "row_id": done["written"]["id"], "request_id": record["request_id"],
-                      "principal": "invoke:lambda-invoke"}  # a direct invoke: the IAM-authorised operator
+                      "principal": "invoke:lambda-invoke",  # a direct invoke: the IAM-authorised operator
+                      "read_scope": "all"}  # issue 21: the scope the request read under (a writer is signed in)
     logged = " ".join(str(vars(r)) for r in caplog.records)
     for personal in ("Jane", "Doe", "Main St", "6085550000"):
         assert personal not in logged
