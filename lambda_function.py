@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 
 from genai import budget, callers, clients, config, dataapi, facts, memory, metrics, model, request, responses
-from genai import tools, toolset, understanding, writes
+from genai import markdown, tools, toolset, understanding, writes
 from genai.budget import Deadline, Usage
 from genai.callers import Asker
 from genai.config import Settings
@@ -105,7 +105,7 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
         finally:
             if admission:
                 admission.charge(usage, deadline)  # also what a failed question spent
-        text = reply.text
+        text = markdown.safe_answer(reply.text)  # the model's words, safe for marked into innerHTML
         if reply.truncated:
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
         text += writes.confirmation_request(scope, question.language)
@@ -125,6 +125,7 @@ def health(call: Call, event: dict[str, Any], settings: Settings, deadline: Dead
     body: dict[str, Any] = {"status": "ok", "model_id": model_id_for(settings, deadline), "memory": settings.memory,
                             "writes": settings.writes_enabled, "limits": settings.limits}
     if request._query(event, call).get("deep", "").lower() in ("1", "true", "yes"):
+        callers.refuse_cross_site(call, settings)  # it reaches the database: a hostile page may not keep it awake
         if settings.limits:
             Admission(settings, callers.asker_of(event, call, settings), None, request_id, budget=False).check(
                 deadline, usage or Usage())

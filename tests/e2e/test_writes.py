@@ -171,6 +171,10 @@ TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 
 @pytest.mark.parametrize("tool, args, message", [
     ("propose_add_owner", {**OWNER, "first_name": "  "}, "first_name must not be blank"),
+    # markup in a name ran in staff's browser once it was quoted back (an attacker's finding)
+    ("propose_add_owner", {**OWNER, "first_name": "<img src=x onerror=alert(1)>"}, "first_name must be a plain name"),
+    ("propose_add_owner", {**OWNER, "last_name": "![x](https://e.example/p)"}, "last_name must be a plain name"),
+    ("propose_add_pet", {**PET, "name": "[Bella](javascript:alert(1))"}, "name must be a plain name"),
     ("propose_add_owner", {**OWNER, "last_name": "\u200b"}, "last_name must not be blank"),
     ("propose_add_owner", {**OWNER, "address": ""}, "address must not be blank"),
     ("propose_add_owner", {**OWNER, "city": None}, "city must not be blank"),
