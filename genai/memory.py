@@ -36,7 +36,7 @@ MEMORY_WRITE_RESERVE_MS = 1_500  # below this much time left the turn is not sto
 # __Host-: the browser keeps it only if it came over HTTPS with Secure, Path=/ and no Domain, so no
 # other subdomain or path can plant or overwrite it.
 COOKIE_NAME = "__Host-petclinic_genai_conversation"
-_ISSUED_ID_RE = re.compile(r"[0-9a-f]{64}")  # 32 hex of randomness, then 32 hex of its HMAC tag
+_ISSUED_ID_RE = r"[0-9a-f]{64}"  # 32 hex of randomness, then 32 hex of its HMAC tag
 _ID_CONTEXT = b"petclinic-genai conversation id v1:"
 
 
@@ -102,7 +102,7 @@ def issue_conversation_id(settings: Settings, nonce: str | None = None) -> str:
 
 def issued_here(settings: Settings, conversation_id: str) -> bool:
     """Did this function (with this key) issue the id? A planted, guessed or old-key id did not."""
-    if not settings.conversation_key or not _ISSUED_ID_RE.fullmatch(conversation_id):
+    if not settings.conversation_key or not re.fullmatch(_ISSUED_ID_RE, conversation_id):
         return False
     return hmac.compare_digest(conversation_id[32:], _tag(settings, conversation_id[:32]))
 

@@ -36,7 +36,7 @@ _CONFIRM = frozenset("yes y yep confirm confirmed ok okay sure 네 예 응 확�
     "yes please", "yes confirm", "please do", "네 확인", "네 추가해 주세요", "확인했어요", "확인합니다"}
 _CANCEL = frozenset("no n nope cancel stop 아니요 아니오 아니 취소 아뇨".split()) | {
     "no thanks", "cancel it", "취소해", "취소해 주세요", "취소할게요", "하지 마"}
-_PHONE_RE = re.compile(r"[0-9]{1,12}")  # ASCII digits only ("\d" would take fullwidth and Arabic-Indic digits)
+_PHONE_RE = r"[0-9]{1,12}"  # ASCII digits only ("\d" would take fullwidth and Arabic-Indic digits)
 _MAX_ID = 2**31 - 1  # the schema's INTEGER keys
 # Column sizes of the PetClinic schema (VARCHAR lengths).
 _NAME_FIELDS = frozenset({"first_name", "last_name", "name", "pet_name"})  # names: no markup at all
@@ -123,7 +123,7 @@ def validate_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     values = {name: _required_text(args, name) for name in ("first_name", "last_name", "address", "city")}
     phone = args.get("telephone")
     phone = re.sub(r"[\s-]", "", phone) if isinstance(phone, str) else phone
-    if not isinstance(phone, str) or not _PHONE_RE.fullmatch(phone):
+    if not isinstance(phone, str) or not re.fullmatch(_PHONE_RE, phone):
         raise ToolInputError("telephone must be 1 to 12 digits (no letters or symbols)")
     return {**values, "telephone": phone}
 
