@@ -24,8 +24,8 @@ from local import jsonhttp
 from local.jsonhttp import JsonHandler
 
 LABEL = {
-    "ko": "[오프라인 대체 모델 - Claude 아님] ",
-    "en": "[Offline stand-in model - not Claude] ",
+    "ko": "(오프라인 대체 모델 - Claude 아님) ",
+    "en": "(Offline stand-in model - not Claude) ",
 }
 _GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|안녕|반가워|반갑습니다)", re.IGNORECASE)
 _IN_SCOPE = re.compile(
