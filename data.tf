@@ -208,7 +208,8 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # Converse is authorised by bedrock:InvokeModel: on the inference profiles the function may pick ...
+  # Converse is authorised by bedrock:InvokeModel, on exactly the IDs the function may call (its first
+  # choice and the fallbacks, module.bedrock_access.candidate_ids): on the inference profiles among them ...
   dynamic "statement" {
     for_each = length(module.bedrock_access.profile_arns) > 0 ? [1] : []
     content {
@@ -219,12 +220,15 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # ... on the model in this Region (on-demand, BEDROCK_INFERENCE_PROFILE=none) ...
-  statement {
-    sid       = "InvokeClaudeInRegion"
-    effect    = "Allow"
-    actions   = ["bedrock:InvokeModel"]
-    resources = [module.bedrock_access.in_region_model_arn]
+  # ... on the model in this Region, when the base model ID is one of them (on demand) ...
+  dynamic "statement" {
+    for_each = length(module.bedrock_access.in_region_model_arns) > 0 ? [1] : []
+    content {
+      sid       = "InvokeClaudeInRegion"
+      effect    = "Allow"
+      actions   = ["bedrock:InvokeModel"]
+      resources = module.bedrock_access.in_region_model_arns
+    }
   }
 
   # ... and on the same model in the profiles' destination Regions, only through those profiles.

@@ -80,7 +80,7 @@ locals {
 ###############################################################################
 
 # Which Bedrock ARNs the role may invoke: a provider-free module, so the tests can evaluate it
-# offline for every Region and model and compare it with lambda_function.resolve_model_id().
+# offline for every Region and model and compare it with genai/profiles.py (candidate_ids()).
 module "bedrock_access" {
   source = "./modules/bedrock-access"
 

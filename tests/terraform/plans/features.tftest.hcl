@@ -102,10 +102,15 @@ run "defaults" {
     condition     = length(terraform_data.conversation_key) == 1
     error_message = "Memory is on but no conversation key is made for the function."
   }
-  # What the function will call from Seoul: Haiku 4.5 has no apac profile, so the global one.
+  # What the function will call from Seoul: Haiku 4.5 has no apac profile, so the global one; the
+  # base ID is its fallback, and the role may invoke exactly those two (no apac. profile).
   assert {
     condition     = output.bedrock_model_id == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     error_message = "The model ID called from ap-northeast-2 is not the global profile's."
+  }
+  assert {
+    condition     = output.bedrock_model_id_candidates == ["global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"]
+    error_message = "The fallback from ap-northeast-2 is not global. then the base ID."
   }
   # The log group is the function's, and the function logs JSON to it.
   assert {
@@ -129,14 +134,14 @@ run "defaults" {
       RememberConversations         = [["dynamodb:PutItem", "dynamodb:Query"], ["arn:aws:dynamodb:ap-northeast-2:123456789012:table/petclinic-dev-genai-conversations"]]
       CountRequestsAndTokens        = [["dynamodb:GetItem", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:ap-northeast-2:123456789012:table/petclinic-dev-genai-limits"]]
       ReadDatabaseSecret            = [["secretsmanager:GetSecretValue"], ["arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-from-state-AbCdEf"]]
-      InvokeClaudeInferenceProfiles = [["bedrock:InvokeModel"], ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/apac.anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]
+      InvokeClaudeInferenceProfiles = [["bedrock:InvokeModel"], ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]
       InvokeClaudeInRegion          = [["bedrock:InvokeModel"], ["arn:aws:bedrock:ap-northeast-2::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"]]
       InvokeClaudeThroughProfiles   = [["bedrock:InvokeModel"], ["arn:aws:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"]]
     })
     error_message = "The inline policy's statements are not the defaults'."
   }
   assert {
-    condition     = jsonencode([for c in one([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "InvokeClaudeThroughProfiles"]).condition : [c.test, c.variable, c.values]]) == jsonencode([["ArnLike", "bedrock:InferenceProfileArn", ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/apac.anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]])
+    condition     = jsonencode([for c in one([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "InvokeClaudeThroughProfiles"]).condition : [c.test, c.variable, c.values]]) == jsonencode([["ArnLike", "bedrock:InferenceProfileArn", ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]])
     error_message = "The model in other Regions is not conditioned on the inference profiles."
   }
   assert {
@@ -181,6 +186,10 @@ run "another_region" {
   assert {
     condition     = output.bedrock_model_id == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     error_message = "From us-east-1 the function calls the us profile."
+  }
+  assert {
+    condition     = output.bedrock_model_id_candidates == ["us.anthropic.claude-haiku-4-5-20251001-v1:0", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"]
+    error_message = "From us-east-1 the fallback is not us., global., the base ID."
   }
   assert {
     condition     = one([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "InvokeClaudeInferenceProfiles"]).resources == toset(["arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0"])
