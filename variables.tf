@@ -703,7 +703,7 @@ variable "metrics_namespace" {
 }
 
 variable "create_alarms" {
-  description = "Create CloudWatch alarms on the function's errors, throttles, duration near the timeout and token spend."
+  description = "Create CloudWatch alarms on the function's errors, throttles, duration near the timeout, token spend and model ID fallbacks (Bedrock refused the first choice)."
   type        = bool
   default     = true
 
@@ -766,7 +766,7 @@ variable "alarm_tokens_per_hour" {
 }
 
 variable "create_dashboard" {
-  description = "Create a CloudWatch dashboard: questions, answer latency, tokens, errors by code, Lambda errors, throttles and duration."
+  description = "Create a CloudWatch dashboard: questions, answer latency, tokens, errors by code, Lambda errors, throttles and duration, the day's tokens, refusals and model ID fallbacks."
   type        = bool
   default     = true
 

@@ -835,7 +835,8 @@ def test_monitoring_off_switches_and_topic(probe: Any) -> None:
     off = _created(probe, create_alarms=False, create_dashboard=False)
     for address in ("aws_cloudwatch_metric_alarm.lambda", "aws_cloudwatch_metric_alarm.tokens",
                     "aws_cloudwatch_metric_alarm.daily_tokens", "aws_cloudwatch_metric_alarm.limiter",
-                    "aws_cloudwatch_dashboard.this", "aws_sns_topic.this"):
+                    "aws_cloudwatch_metric_alarm.model_id_fallbacks", "aws_cloudwatch_dashboard.this",
+                    "aws_sns_topic.this"):
         assert off["instances"][address] == 0, address
     key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd"
     topic = _created(probe, create_alarm_topic=True, alarm_topic_kms_key_arn=key)
@@ -997,6 +998,24 @@ def test_daily_token_alarm_only_with_a_cap_and_the_table(probe: Any) -> None:
     limiter = resources("aws_cloudwatch_metric_alarm")["limiter"]
     assert limiter["namespace"] == "${var.metrics_namespace}" and limiter["statistic"] == "Sum"
     assert re.search(r'metric += "LimiterErrors", threshold += 1,', main_locals()["limiter_alarms"])
+
+
+def test_model_id_fallbacks_alarm(probe: Any) -> None:
+    """Any fallback (EMF ModelIdFallbacks, genai/metrics.py) in five minutes: wired as the other alarms."""
+    assert _created(probe)["instances"]["aws_cloudwatch_metric_alarm.model_id_fallbacks"] == 1
+    assert _created(probe, create_alarms=False)["instances"]["aws_cloudwatch_metric_alarm.model_id_fallbacks"] == 0
+    alarm = resources("aws_cloudwatch_metric_alarm")["model_id_fallbacks"]
+    assert (alarm["namespace"], alarm["metric_name"]) == ("${var.metrics_namespace}", "ModelIdFallbacks")
+    assert '"ModelIdFallbacks": "Count"' in (ROOT / "genai" / "metrics.py").read_text()
+    assert alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.this.function_name}"}
+    assert (alarm["statistic"], alarm["period"], alarm["evaluation_periods"]) == ("Sum", 300, 1)
+    assert (alarm["threshold"], alarm["comparison_operator"]) == (0, "GreaterThanThreshold")
+    assert alarm["treat_missing_data"] == "notBreaching"
+    assert alarm["alarm_actions"] == "${local.alarm_actions}" and alarm["ok_actions"] == "${local.alarm_actions}"
+    assert "${module.bedrock_access.called_model_id}" in alarm["alarm_description"]
+    widgets = {widget["title"]: widget for widget in main_locals()["dashboard_widgets"]}
+    (fallbacks,) = [w for title, w in widgets.items() if "fallback" in title.lower()]
+    assert fallbacks["stat"] == "Sum" and fallbacks["metrics"] == ["${local.dashboard_metric.ModelIdFallbacks}"]
 
 
 def test_dashboard_shows_the_days_tokens_and_refusals() -> None:

@@ -109,7 +109,7 @@ run "defaults" {
     error_message = "The model ID called from ap-northeast-2 is not the global profile's."
   }
   assert {
-    condition     = output.bedrock_model_id_candidates == ["global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"]
+    condition     = output.bedrock_model_id_candidates == tolist(["global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"])
     error_message = "The fallback from ap-northeast-2 is not global. then the base ID."
   }
   # The log group is the function's, and the function logs JSON to it.
@@ -154,8 +154,17 @@ run "defaults" {
   }
   # What is on by default, and what is not.
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.lambda) == 3 && length(aws_cloudwatch_metric_alarm.tokens) == 1 && length(aws_cloudwatch_metric_alarm.daily_tokens) == 1 && length(aws_cloudwatch_metric_alarm.limiter) == 1 && length(aws_cloudwatch_dashboard.this) == 1
+    condition     = length(aws_cloudwatch_metric_alarm.lambda) == 3 && length(aws_cloudwatch_metric_alarm.tokens) == 1 && length(aws_cloudwatch_metric_alarm.daily_tokens) == 1 && length(aws_cloudwatch_metric_alarm.limiter) == 1 && length(aws_cloudwatch_metric_alarm.model_id_fallbacks) == 1 && length(aws_cloudwatch_dashboard.this) == 1
     error_message = "Alarms or dashboard missing."
+  }
+  # Any model ID fallback in five minutes, on the function's EMF metric; the description names the IDs.
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.model_id_fallbacks[0].namespace == "PetClinic/GenAI" && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].metric_name == "ModelIdFallbacks" && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].dimensions == tomap({ FunctionName = "petclinic-dev-genai" }) && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].threshold == 0 && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].comparison_operator == "GreaterThanThreshold"
+    error_message = "The model ID fallback alarm does not watch ModelIdFallbacks > 0 of this function."
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.model_id_fallbacks[0].alarm_description, "first (global.anthropic.claude-haiku-4-5-20251001-v1:0) and it fell back to the next of global.anthropic.claude-haiku-4-5-20251001-v1:0, anthropic.claude-haiku-4-5-20251001-v1:0.")
+    error_message = "The model ID fallback alarm does not name the candidates."
   }
   assert {
     condition     = alltrue([for a in aws_cloudwatch_metric_alarm.lambda : length(a.alarm_actions) == 0]) && length(aws_sns_topic.this) == 0
@@ -188,7 +197,7 @@ run "another_region" {
     error_message = "From us-east-1 the function calls the us profile."
   }
   assert {
-    condition     = output.bedrock_model_id_candidates == ["us.anthropic.claude-haiku-4-5-20251001-v1:0", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"]
+    condition     = output.bedrock_model_id_candidates == tolist(["us.anthropic.claude-haiku-4-5-20251001-v1:0", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"])
     error_message = "From us-east-1 the fallback is not us., global., the base ID."
   }
   assert {
@@ -312,7 +321,7 @@ run "everything_on" {
     error_message = "The alarm topic is not created with the given key."
   }
   assert {
-    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.lambda), aws_cloudwatch_metric_alarm.tokens, aws_cloudwatch_metric_alarm.daily_tokens, values(aws_cloudwatch_metric_alarm.limiter)) : a.alarm_actions == toset(["arn:aws:sns:ap-northeast-2:123456789012:petclinic-dev-genai-alarms"])])
+    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.lambda), aws_cloudwatch_metric_alarm.tokens, aws_cloudwatch_metric_alarm.daily_tokens, values(aws_cloudwatch_metric_alarm.limiter), aws_cloudwatch_metric_alarm.model_id_fallbacks) : a.alarm_actions == toset(["arn:aws:sns:ap-northeast-2:123456789012:petclinic-dev-genai-alarms"])])
     error_message = "An alarm does not notify the topic."
   }
   assert {
