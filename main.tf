@@ -260,6 +260,12 @@ resource "aws_lambda_function" "this" {
       condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:", local.db_secret_arn))
       error_message = "No database secret ARN (a secret name is not enough): check database_secret_arn_output or set db_secret_arn."
     }
+    # The ID the function calls first is an inference profile this Region lists (data.tf; only with
+    # bedrock_check_inference_profile, and only for a profile ID).
+    precondition {
+      condition     = local.bedrock_first_profile_listed
+      error_message = "${local.region} lists no inference profile ${module.bedrock_access.called_model_id}, the ID the function calls first (bedrock_model_id ${var.bedrock_model_id}, bedrock_inference_profile ${var.bedrock_inference_profile}). ${local.bedrock_profile_hint} Set bedrock_check_inference_profile = false to plan without this check."
+    }
   }
 
   depends_on = [
