@@ -75,6 +75,31 @@ data "aws_subnet" "this" {
 }
 
 ###############################################################################
+# Bedrock: the inference profile the function calls first, listed by the Region
+###############################################################################
+
+# Read only when bedrock_check_inference_profile is on and the function's first choice is an
+# inference profile (a base model ID is a foundation model, not a profile). Whoever plans needs
+# bedrock:ListInferenceProfiles. The function's own precondition (main.tf) fails the plan when the
+# Region does not list the ID.
+data "aws_bedrock_inference_profiles" "this" {
+  count = var.bedrock_check_inference_profile && module.bedrock_access.called_model_id != module.bedrock_access.base_model_id ? 1 : 0
+}
+
+locals {
+  bedrock_listed_profiles = sort(flatten([
+    for listing in data.aws_bedrock_inference_profiles.this : listing.inference_profile_summaries[*].inference_profile_id
+  ]))
+  bedrock_first_profile_listed = length(data.aws_bedrock_inference_profiles.this) == 0 || contains(local.bedrock_listed_profiles, module.bedrock_access.called_model_id)
+  # The Region's profiles of the same model: what the plan's message offers instead.
+  bedrock_model_profiles = [for id in local.bedrock_listed_profiles : id if endswith(id, ".${module.bedrock_access.base_model_id}")]
+  bedrock_profile_hint = (
+    length(local.bedrock_model_profiles) > 0 ? "Its profiles of ${module.bedrock_access.base_model_id}: ${join(", ", local.bedrock_model_profiles)} (set bedrock_model_id to one of them, or bedrock_inference_profile to its prefix)." :
+    "It lists no profile of ${module.bedrock_access.base_model_id} (its inference profiles: ${length(local.bedrock_listed_profiles) > 0 ? join(", ", local.bedrock_listed_profiles) : "none"}): set bedrock_inference_profile = none to call the model on demand, or choose another bedrock_model_id."
+  )
+}
+
+###############################################################################
 # IAM policy documents
 ###############################################################################
 
@@ -208,7 +233,8 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # Converse is authorised by bedrock:InvokeModel: on the inference profiles the function may pick ...
+  # Converse is authorised by bedrock:InvokeModel, on exactly the IDs the function may call (its first
+  # choice and the fallbacks, module.bedrock_access.candidate_ids): on the inference profiles among them ...
   dynamic "statement" {
     for_each = length(module.bedrock_access.profile_arns) > 0 ? [1] : []
     content {
@@ -219,12 +245,15 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # ... on the model in this Region (on-demand, BEDROCK_INFERENCE_PROFILE=none) ...
-  statement {
-    sid       = "InvokeClaudeInRegion"
-    effect    = "Allow"
-    actions   = ["bedrock:InvokeModel"]
-    resources = [module.bedrock_access.in_region_model_arn]
+  # ... on the model in this Region, when the base model ID is one of them (on demand) ...
+  dynamic "statement" {
+    for_each = length(module.bedrock_access.in_region_model_arns) > 0 ? [1] : []
+    content {
+      sid       = "InvokeClaudeInRegion"
+      effect    = "Allow"
+      actions   = ["bedrock:InvokeModel"]
+      resources = module.bedrock_access.in_region_model_arns
+    }
   }
 
   # ... and on the same model in the profiles' destination Regions, only through those profiles.

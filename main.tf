@@ -81,7 +81,7 @@ locals {
 ###############################################################################
 
 # Which Bedrock ARNs the role may invoke: a provider-free module, so the tests can evaluate it
-# offline for every Region and model and compare it with lambda_function.resolve_model_id().
+# offline for every Region and model and compare it with genai/profiles.py (candidate_ids()).
 module "bedrock_access" {
   source = "./modules/bedrock-access"
 
@@ -260,6 +260,12 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:", local.db_secret_arn))
       error_message = "No database secret ARN (a secret name is not enough): check database_secret_arn_output or set db_secret_arn."
+    }
+    # The ID the function calls first is an inference profile this Region lists (data.tf; only with
+    # bedrock_check_inference_profile, and only for a profile ID).
+    precondition {
+      condition     = local.bedrock_first_profile_listed
+      error_message = "${local.region} lists no inference profile ${module.bedrock_access.called_model_id}, the ID the function calls first (bedrock_model_id ${var.bedrock_model_id}, bedrock_inference_profile ${var.bedrock_inference_profile}). ${local.bedrock_profile_hint} Set bedrock_check_inference_profile = false to plan without this check."
     }
   }
 
@@ -615,8 +621,29 @@ resource "aws_cloudwatch_metric_alarm" "limiter" {
   ok_actions          = local.alarm_actions
 }
 
+# Bedrock refused the model ID the function calls first, and the function fell back to the next
+# candidate (EMF ModelIdFallbacks, one per refused ID): the profile table or the override no longer
+# fits this Region. Each instance remembers the ID that worked and logs it once.
+resource "aws_cloudwatch_metric_alarm" "model_id_fallbacks" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${local.name}-model-id-fallbacks"
+  alarm_description   = "Bedrock refused the model ID the function calls first (${module.bedrock_access.called_model_id}) and it fell back to the next of ${join(", ", module.bedrock_access.candidate_ids)}. The log line \"model id refused, using the next candidate\" names the ID that answered: set bedrock_inference_profile (or bedrock_model_id) to it, or update the profile table."
+  namespace           = var.metrics_namespace
+  metric_name         = "ModelIdFallbacks"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 locals {
-  dashboard_metric = { for name in ["Questions", "ModelCalls", "ToolCalls", "InputTokens", "OutputTokens", "AnswerLatency", "DailyTokens", "RateLimited", "LimiterErrors"] :
+  dashboard_metric = { for name in ["Questions", "ModelCalls", "ToolCalls", "InputTokens", "OutputTokens", "AnswerLatency", "DailyTokens", "RateLimited", "LimiterErrors", "ModelIdFallbacks"] :
   name => [var.metrics_namespace, name, "FunctionName", local.name] }
   lambda_metric = { for name in ["Invocations", "Errors", "Throttles", "Duration"] :
   name => ["AWS/Lambda", name, "FunctionName", local.name] }
@@ -639,6 +666,7 @@ locals {
     ] },
     { title = "Tokens today, UTC (daily_token_cap ${var.daily_token_cap > 0 ? var.daily_token_cap : "off"})", stat = "Maximum", metrics = [local.dashboard_metric.DailyTokens] },
     { title = "Refused questions (RateLimited) and limiter faults (LimiterErrors)", stat = "Sum", metrics = [local.dashboard_metric.RateLimited, local.dashboard_metric.LimiterErrors] },
+    { title = "Model ID fallbacks (Bedrock refused the first choice)", stat = "Sum", metrics = [local.dashboard_metric.ModelIdFallbacks] },
   ]
 }
 

@@ -34,7 +34,7 @@ output "lambda_function_url" {
 }
 
 output "bedrock_inference_profile_arns" {
-  description = "Inference profiles the role may invoke; the function picks one of them at run time."
+  description = "Inference profiles the role may invoke: those among bedrock_model_id_candidates."
   value       = module.bedrock_access.profile_arns
 }
 
@@ -49,8 +49,13 @@ output "lambda_function_invoke_arn" {
 }
 
 output "bedrock_model_id" {
-  description = "Model or inference-profile ID the function calls in this Region (what resolve_model_id() picks)."
+  description = "Model or inference-profile ID the function calls first in this Region (what resolve_model_id() picks)."
   value       = module.bedrock_access.called_model_id
+}
+
+output "bedrock_model_id_candidates" {
+  description = "The IDs the function may call in this Region, in the order it falls back through them when Bedrock refuses one (bedrock_model_id first); the role may invoke exactly these."
+  value       = module.bedrock_access.candidate_ids
 }
 
 output "dynamodb_table_name" {

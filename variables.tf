@@ -187,13 +187,24 @@ variable "bedrock_model_id" {
 }
 
 variable "bedrock_inference_profile" {
-  description = "How the function turns the model ID into an inference-profile ID: auto (by Region), none (call the model ID as given), or a fixed prefix."
+  description = "How the function turns the model ID into the inference-profile ID it calls first: auto (by Region), none (the model ID as given), or a fixed prefix. When Bedrock refuses that ID the function falls back (output bedrock_model_id_candidates)."
   type        = string
   default     = "auto"
 
   validation {
     condition     = contains(["auto", "none", "us", "eu", "apac", "jp", "au", "us-gov", "global"], var.bedrock_inference_profile)
     error_message = "bedrock_inference_profile must be one of: auto, none, us, eu, apac, jp, au, us-gov, global."
+  }
+}
+
+variable "bedrock_check_inference_profile" {
+  description = "At plan time, list the Region's inference profiles and fail the plan when the one the function calls first (output bedrock_model_id) is not among them; skipped when that ID is a base model ID. Whoever plans needs bedrock:ListInferenceProfiles: set false to plan without it."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.bedrock_check_inference_profile == true || var.bedrock_check_inference_profile == false
+    error_message = "bedrock_check_inference_profile must be true or false."
   }
 }
 
@@ -703,7 +714,7 @@ variable "metrics_namespace" {
 }
 
 variable "create_alarms" {
-  description = "Create CloudWatch alarms on the function's errors, throttles, duration near the timeout and token spend."
+  description = "Create CloudWatch alarms on the function's errors, throttles, duration near the timeout, token spend and model ID fallbacks (Bedrock refused the first choice)."
   type        = bool
   default     = true
 
@@ -766,7 +777,7 @@ variable "alarm_tokens_per_hour" {
 }
 
 variable "create_dashboard" {
-  description = "Create a CloudWatch dashboard: questions, answer latency, tokens, errors by code, Lambda errors, throttles and duration."
+  description = "Create a CloudWatch dashboard: questions, answer latency, tokens, errors by code, Lambda errors, throttles and duration, the day's tokens, refusals and model ID fallbacks."
   type        = bool
   default     = true
 

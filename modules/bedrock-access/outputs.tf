@@ -3,13 +3,18 @@ output "base_model_id" {
   value       = local.bedrock_base_model_id
 }
 
+output "candidate_ids" {
+  description = "The model IDs the function may call from this Region, in the order it falls back through them when Bedrock refuses one (candidate_ids())."
+  value       = local.candidate_ids
+}
+
 output "prefixes" {
-  description = "Profile prefixes the function may resolve to from this Region."
+  description = "Profile prefixes among the candidates, in their order."
   value       = local.bedrock_prefixes
 }
 
 output "profile_arns" {
-  description = "Inference-profile ARNs in the source Region the role may invoke."
+  description = "Inference-profile ARNs in the source Region the role may invoke: the candidates' profiles."
   value       = local.bedrock_profile_arns
 }
 
@@ -18,12 +23,12 @@ output "destination_model_arns" {
   value       = local.bedrock_destination_model_arns
 }
 
-output "in_region_model_arn" {
-  description = "Foundation-model ARN in the source Region, for on-demand calls (inference_profile = none)."
-  value       = "arn:${var.partition}:bedrock:${var.region}::foundation-model/${local.bedrock_base_model_id}"
+output "in_region_model_arns" {
+  description = "Foundation-model ARN in the source Region, for on-demand calls: one when the base model ID is a candidate, else none."
+  value       = local.in_region_model_arns
 }
 
 output "called_model_id" {
-  description = "The model or inference-profile ID the function calls from this Region (resolve_model_id())."
-  value       = local.called_model_id
+  description = "The model or inference-profile ID the function calls first from this Region (resolve_model_id(); the first candidate)."
+  value       = local.candidate_ids[0]
 }

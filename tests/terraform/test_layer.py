@@ -229,12 +229,20 @@ def bedrock_cases(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) 
     """Evaluate the module with terraform for every (Region, model, mode) case at once."""
     regions = sorted({r for rs in _module_locals()["profile_source_regions"].values() for r in rs}
                      | {"sa-east-1", "me-central-1"})
-    models = [*profiles.MODEL_PROFILES, "anthropic.claude-future-v1:0", f"apac.{config.DEFAULT_MODEL_ID}"]
+    models = [*profiles.MODEL_PROFILES, "anthropic.claude-future-v1:0", f"apac.{config.DEFAULT_MODEL_ID}",
+              "global.anthropic.claude-sonnet-4-6", "us-gov.anthropic.claude-future-v1:0"]
     regions += ["ap-east-1"]  # a Region in no geography (the module must still resolve like the function)
     cases = {f"{r}|{m}|auto": {"region": r, "model_id": m, "inference_profile": "auto"} for r in regions for m in models}
     cases.update({f"{r}|{m}|{mode}": {"region": r, "model_id": m, "inference_profile": mode}
                   for r in ("us-east-1", "ap-northeast-2", "eu-west-1", "us-gov-west-1") for m in models[:4]
                   for mode in ("none", "global", "apac")})
+    # The overrides with the fallback's cases: from a Region of each kind (one geography, two, Canada's,
+    # GovCloud, none), a 4.5 and a 4.6 row, a model no table knows, and IDs that carry a prefix.
+    cases.update({f"{r}|{m}|{mode}": {"region": r, "model_id": m, "inference_profile": mode}
+                  for r in ("us-east-1", "ap-northeast-2", "ap-northeast-1", "eu-west-1", "ca-central-1",
+                            "us-gov-west-1", "ap-east-1")
+                  for m in (config.DEFAULT_MODEL_ID, "anthropic.claude-sonnet-4-6", *models[-4:])
+                  for mode in ("none", "apac", "jp", "us-gov", "global")})
     tmp = tmp_path_factory.mktemp("bedrock-access")
     (tmp / "main.tf").write_text(
         'variable "cases" { type = map(object({ region = string, model_id = string, inference_profile = string })) }\n'
@@ -256,17 +264,33 @@ def bedrock_cases(terraform_bin: str, tmp_path_factory: pytest.TempPathFactory) 
     return {key: {**value, **cases[key]} for key, value in json.loads(shown.stdout).items()}
 
 
-def test_role_may_invoke_whatever_the_function_resolves(bedrock_cases: dict[str, dict[str, Any]]) -> None:
-    assert len(bedrock_cases) > 350
+def test_candidate_ids_agree_with_the_handler(bedrock_cases: dict[str, dict[str, Any]]) -> None:
+    """The module's candidates are profiles.candidate_ids, in its order, for every (Region, model, mode)
+    of the matrix; the first of them is the layer's bedrock_model_id (resolve_model_id)."""
+    assert len(bedrock_cases) > 700
     for key, case in bedrock_cases.items():
-        called = profiles.resolve_model_id(case["model_id"], case["region"], case["inference_profile"])
-        assert case["called_model_id"] == called, key  # the layer's bedrock_model_id output
-        prefix = called.split(".", 1)[0]
+        wanted = profiles.candidate_ids(case["model_id"], case["region"], case["inference_profile"])
+        assert tuple(case["candidate_ids"]) == wanted, key
+        assert case["called_model_id"] == wanted[0] == profiles.resolve_model_id(
+            case["model_id"], case["region"], case["inference_profile"]), key
+
+
+def test_role_may_invoke_exactly_the_candidates(bedrock_cases: dict[str, dict[str, Any]]) -> None:
+    """Every ID the fallback may call is granted (a profile: it and the model wherever the profile may
+    route; the base ID: the model in this Region), and nothing else: no profile, no in-Region model the
+    function never calls."""
+    for key, case in bedrock_cases.items():
+        candidates = profiles.candidate_ids(case["model_id"], case["region"], case["inference_profile"])
         base = case["base_model_id"]
+        prefixed = [c for c in candidates if c.split(".", 1)[0] in profiles.PROFILE_PREFIXES]
+        profile_arns = [f"arn:aws:bedrock:{case['region']}:123456789012:inference-profile/{c}" for c in prefixed]
+        assert case["profile_arns"] == profile_arns, key
+        assert case["prefixes"] == [c.split(".", 1)[0] for c in prefixed], key
+        in_region = f"arn:aws:bedrock:{case['region']}::foundation-model/{base}"
+        assert case["in_region_model_arns"] == ([in_region] if base in candidates else []), key
         destinations = case["destination_model_arns"]
-        if prefix in profiles.PROFILE_PREFIXES:
-            profile = f"arn:aws:bedrock:{case['region']}:123456789012:inference-profile/{called}"
-            assert profile in case["profile_arns"], key
+        assert bool(destinations) == bool(prefixed), key
+        for prefix in (c.split(".", 1)[0] for c in prefixed):
             # Wherever the profile may route the call (every Region of its geography, or none for global) ...
             routed = {r for geo, regions in profiles.PROFILE_SOURCE_REGIONS.items() if geo.split("+")[0] == prefix
                       for r in regions} | ({"", "us-east-1", "eu-west-1", "sa-east-1", "ap-northeast-2"}
@@ -275,11 +299,11 @@ def test_role_may_invoke_whatever_the_function_resolves(bedrock_cases: dict[str,
             for region in routed:
                 model = f"arn:aws:bedrock:{region}::foundation-model/{base}"
                 assert any(_arn_like(model, pattern) for pattern in destinations), (key, model)
-            # ... but only that model.
-            other = f"arn:aws:bedrock:us-east-1::foundation-model/{base}-other"
-            assert not any(_arn_like(other, pattern) for pattern in destinations), key
-        else:
-            assert case["in_region_model_arn"] == f"arn:aws:bedrock:{case['region']}::foundation-model/{called}", key
+        # ... but only that model, and a Region-less model ARN only for a global profile.
+        other = f"arn:aws:bedrock:us-east-1::foundation-model/{base}-other"
+        assert not any(_arn_like(other, pattern) for pattern in destinations), key
+        regionless = f"arn:aws:bedrock:::foundation-model/{base}"
+        assert (regionless in destinations) == any(c.startswith("global.") for c in candidates), key
 
 
 def test_model_in_any_region_is_granted_only_through_the_inference_profiles() -> None:
@@ -289,7 +313,7 @@ def test_model_in_any_region_is_granted_only_through_the_inference_profiles() ->
     bedrock = [s for s in _statements() if any(a.startswith("bedrock:") for a in s["actions"])]
     assert {s["sid"] for s in bedrock} == {"InvokeClaudeInferenceProfiles", "InvokeClaudeInRegion",
                                            "InvokeClaudeThroughProfiles"}
-    unconditioned = {"${module.bedrock_access.profile_arns}", "${[module.bedrock_access.in_region_model_arn]}"}
+    unconditioned = {"${module.bedrock_access.profile_arns}", "${module.bedrock_access.in_region_model_arns}"}
     for statement in bedrock:
         assert statement["actions"] == ["bedrock:InvokeModel"], statement["sid"]
         resources_ = statement["resources"]
@@ -307,10 +331,25 @@ def test_model_in_any_region_is_granted_only_through_the_inference_profiles() ->
 
 def test_seoul_default_grants_named_arns_only(bedrock_cases: dict[str, dict[str, Any]]) -> None:
     case = bedrock_cases[f"ap-northeast-2|{config.DEFAULT_MODEL_ID}|auto"]
-    assert case["prefixes"] == ["apac", "global"]
+    assert case["candidate_ids"] == [f"global.{config.DEFAULT_MODEL_ID}", config.DEFAULT_MODEL_ID]
+    assert case["prefixes"] == ["global"]  # Haiku 4.5 has no apac. profile: none is granted
     assert case["called_model_id"] == f"global.{config.DEFAULT_MODEL_ID}"
     assert all(config.DEFAULT_MODEL_ID in arn for arn in case["profile_arns"] + case["destination_model_arns"])
     assert not [arn for arn in case["profile_arns"] if ":inference-profile/us." in arn]
+
+
+@pytest.mark.parametrize(("region", "model", "first"), [
+    ("ap-northeast-2", "anthropic.claude-sonnet-4-6", "global.anthropic.claude-sonnet-4-6"),
+    ("ap-northeast-1", "anthropic.claude-sonnet-4-6", "jp.anthropic.claude-sonnet-4-6"),
+    ("eu-central-1", "anthropic.claude-sonnet-4-6", "eu.anthropic.claude-sonnet-4-6"),
+    ("ap-northeast-2", "anthropic.claude-opus-4-6-v1", "apac.anthropic.claude-opus-4-6-v1"),
+    ("ap-northeast-1", "anthropic.claude-opus-4-6-v1", "jp.anthropic.claude-opus-4-6-v1"),
+    ("eu-central-1", "anthropic.claude-opus-4-6-v1", "eu.anthropic.claude-opus-4-6-v1"),
+])
+def test_the_46_models_first_call_is_a_published_profile(bedrock_cases: dict[str, dict[str, Any]], region: str,
+                                                         model: str, first: str) -> None:
+    """Issue 23's cases, written out (Anthropic's table: Sonnet 4.6 has no apac. profile)."""
+    assert bedrock_cases[f"{region}|{model}|auto"]["called_model_id"] == first
 
 
 # ------------------------------------------------------------------ checkov
@@ -789,13 +828,15 @@ def test_neighbour_outputs_exist() -> None:
     assert {"lambda_function_invoke_arn", "lambda_function_name", "lambda_function_arn", "bedrock_model_id",
             "dynamodb_table_name", "dynamodb_table_arn"} <= set(outputs)
     assert outputs["bedrock_model_id"]["value"] == "${module.bedrock_access.called_model_id}"
+    assert outputs["bedrock_model_id_candidates"]["value"] == "${module.bedrock_access.candidate_ids}"
 
 
 def test_monitoring_off_switches_and_topic(probe: Any) -> None:
     off = _created(probe, create_alarms=False, create_dashboard=False)
     for address in ("aws_cloudwatch_metric_alarm.lambda", "aws_cloudwatch_metric_alarm.tokens",
                     "aws_cloudwatch_metric_alarm.daily_tokens", "aws_cloudwatch_metric_alarm.limiter",
-                    "aws_cloudwatch_dashboard.this", "aws_sns_topic.this"):
+                    "aws_cloudwatch_metric_alarm.model_id_fallbacks", "aws_cloudwatch_dashboard.this",
+                    "aws_sns_topic.this"):
         assert off["instances"][address] == 0, address
     key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd"
     topic = _created(probe, create_alarm_topic=True, alarm_topic_kms_key_arn=key)
@@ -957,6 +998,24 @@ def test_daily_token_alarm_only_with_a_cap_and_the_table(probe: Any) -> None:
     limiter = resources("aws_cloudwatch_metric_alarm")["limiter"]
     assert limiter["namespace"] == "${var.metrics_namespace}" and limiter["statistic"] == "Sum"
     assert re.search(r'metric += "LimiterErrors", threshold += 1,', main_locals()["limiter_alarms"])
+
+
+def test_model_id_fallbacks_alarm(probe: Any) -> None:
+    """Any fallback (EMF ModelIdFallbacks, genai/metrics.py) in five minutes: wired as the other alarms."""
+    assert _created(probe)["instances"]["aws_cloudwatch_metric_alarm.model_id_fallbacks"] == 1
+    assert _created(probe, create_alarms=False)["instances"]["aws_cloudwatch_metric_alarm.model_id_fallbacks"] == 0
+    alarm = resources("aws_cloudwatch_metric_alarm")["model_id_fallbacks"]
+    assert (alarm["namespace"], alarm["metric_name"]) == ("${var.metrics_namespace}", "ModelIdFallbacks")
+    assert '"ModelIdFallbacks": "Count"' in (ROOT / "genai" / "metrics.py").read_text()
+    assert alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.this.function_name}"}
+    assert (alarm["statistic"], alarm["period"], alarm["evaluation_periods"]) == ("Sum", 300, 1)
+    assert (alarm["threshold"], alarm["comparison_operator"]) == (0, "GreaterThanThreshold")
+    assert alarm["treat_missing_data"] == "notBreaching"
+    assert alarm["alarm_actions"] == "${local.alarm_actions}" and alarm["ok_actions"] == "${local.alarm_actions}"
+    assert "${module.bedrock_access.called_model_id}" in alarm["alarm_description"]
+    widgets = {widget["title"]: widget for widget in main_locals()["dashboard_widgets"]}
+    (fallbacks,) = [w for title, w in widgets.items() if "fallback" in title.lower()]
+    assert fallbacks["stat"] == "Sum" and fallbacks["metrics"] == ["${local.dashboard_metric.ModelIdFallbacks}"]
 
 
 def test_dashboard_shows_the_days_tokens_and_refusals() -> None:

@@ -319,6 +319,20 @@ PRECONDITION_MESSAGES = {
         "No Aurora cluster ARN: the database layer's state has no cluster_arn output; set db_cluster_arn."],
     "precondition_secret_name_is_not_an_arn": [
         "No database secret ARN (a secret name is not enough): check database_secret_arn_output or set db_secret_arn."],
+    # The Region's inference profiles, mocked in models.tftest.hcl: the message names those it lists.
+    "precondition_inference_profile_not_listed": [
+        "ap-northeast-2 lists no inference profile apac.anthropic.claude-future-v1:0, the ID the function calls first "
+        "(bedrock_model_id anthropic.claude-future-v1:0, bedrock_inference_profile auto). Its profiles of "
+        "anthropic.claude-future-v1:0: global.anthropic.claude-future-v1:0 (set bedrock_model_id to one of them, or "
+        "bedrock_inference_profile to its prefix). Set bedrock_check_inference_profile = false to plan without this "
+        "check."],
+    "precondition_inference_profile_model_not_listed": [
+        "ap-northeast-2 lists no inference profile apac.anthropic.claude-sonnet-4-6, the ID the function calls first "
+        "(bedrock_model_id anthropic.claude-sonnet-4-6, bedrock_inference_profile apac). It lists no profile of "
+        "anthropic.claude-sonnet-4-6 (its inference profiles: apac.anthropic.claude-sonnet-4-20250514-v1:0, "
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0): set bedrock_inference_profile = none to call the model on "
+        "demand, or choose another bedrock_model_id. Set bedrock_check_inference_profile = false to plan without this "
+        "check."],
 }
 
 

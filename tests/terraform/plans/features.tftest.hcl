@@ -102,10 +102,15 @@ run "defaults" {
     condition     = length(terraform_data.conversation_key) == 1
     error_message = "Memory is on but no conversation key is made for the function."
   }
-  # What the function will call from Seoul: Haiku 4.5 has no apac profile, so the global one.
+  # What the function will call from Seoul: Haiku 4.5 has no apac profile, so the global one; the
+  # base ID is its fallback, and the role may invoke exactly those two (no apac. profile).
   assert {
     condition     = output.bedrock_model_id == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     error_message = "The model ID called from ap-northeast-2 is not the global profile's."
+  }
+  assert {
+    condition     = output.bedrock_model_id_candidates == tolist(["global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"])
+    error_message = "The fallback from ap-northeast-2 is not global. then the base ID."
   }
   # The log group is the function's, and the function logs JSON to it.
   assert {
@@ -129,14 +134,14 @@ run "defaults" {
       RememberConversations         = [["dynamodb:PutItem", "dynamodb:Query"], ["arn:aws:dynamodb:ap-northeast-2:123456789012:table/petclinic-dev-genai-conversations"]]
       CountRequestsAndTokens        = [["dynamodb:GetItem", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:ap-northeast-2:123456789012:table/petclinic-dev-genai-limits"]]
       ReadDatabaseSecret            = [["secretsmanager:GetSecretValue"], ["arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!cluster-from-state-AbCdEf"]]
-      InvokeClaudeInferenceProfiles = [["bedrock:InvokeModel"], ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/apac.anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]
+      InvokeClaudeInferenceProfiles = [["bedrock:InvokeModel"], ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]
       InvokeClaudeInRegion          = [["bedrock:InvokeModel"], ["arn:aws:bedrock:ap-northeast-2::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"]]
       InvokeClaudeThroughProfiles   = [["bedrock:InvokeModel"], ["arn:aws:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"]]
     })
     error_message = "The inline policy's statements are not the defaults'."
   }
   assert {
-    condition     = jsonencode([for c in one([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "InvokeClaudeThroughProfiles"]).condition : [c.test, c.variable, c.values]]) == jsonencode([["ArnLike", "bedrock:InferenceProfileArn", ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/apac.anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]])
+    condition     = jsonencode([for c in one([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "InvokeClaudeThroughProfiles"]).condition : [c.test, c.variable, c.values]]) == jsonencode([["ArnLike", "bedrock:InferenceProfileArn", ["arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0"]]])
     error_message = "The model in other Regions is not conditioned on the inference profiles."
   }
   assert {
@@ -149,8 +154,17 @@ run "defaults" {
   }
   # What is on by default, and what is not.
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.lambda) == 3 && length(aws_cloudwatch_metric_alarm.tokens) == 1 && length(aws_cloudwatch_metric_alarm.daily_tokens) == 1 && length(aws_cloudwatch_metric_alarm.limiter) == 1 && length(aws_cloudwatch_dashboard.this) == 1
+    condition     = length(aws_cloudwatch_metric_alarm.lambda) == 3 && length(aws_cloudwatch_metric_alarm.tokens) == 1 && length(aws_cloudwatch_metric_alarm.daily_tokens) == 1 && length(aws_cloudwatch_metric_alarm.limiter) == 1 && length(aws_cloudwatch_metric_alarm.model_id_fallbacks) == 1 && length(aws_cloudwatch_dashboard.this) == 1
     error_message = "Alarms or dashboard missing."
+  }
+  # Any model ID fallback in five minutes, on the function's EMF metric; the description names the IDs.
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.model_id_fallbacks[0].namespace == "PetClinic/GenAI" && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].metric_name == "ModelIdFallbacks" && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].dimensions == tomap({ FunctionName = "petclinic-dev-genai" }) && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].threshold == 0 && aws_cloudwatch_metric_alarm.model_id_fallbacks[0].comparison_operator == "GreaterThanThreshold"
+    error_message = "The model ID fallback alarm does not watch ModelIdFallbacks > 0 of this function."
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_metric_alarm.model_id_fallbacks[0].alarm_description, "first (global.anthropic.claude-haiku-4-5-20251001-v1:0) and it fell back to the next of global.anthropic.claude-haiku-4-5-20251001-v1:0, anthropic.claude-haiku-4-5-20251001-v1:0.")
+    error_message = "The model ID fallback alarm does not name the candidates."
   }
   assert {
     condition     = alltrue([for a in aws_cloudwatch_metric_alarm.lambda : length(a.alarm_actions) == 0]) && length(aws_sns_topic.this) == 0
@@ -181,6 +195,10 @@ run "another_region" {
   assert {
     condition     = output.bedrock_model_id == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     error_message = "From us-east-1 the function calls the us profile."
+  }
+  assert {
+    condition     = output.bedrock_model_id_candidates == tolist(["us.anthropic.claude-haiku-4-5-20251001-v1:0", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0"])
+    error_message = "From us-east-1 the fallback is not us., global., the base ID."
   }
   assert {
     condition     = one([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "InvokeClaudeInferenceProfiles"]).resources == toset(["arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0"])
@@ -303,7 +321,7 @@ run "everything_on" {
     error_message = "The alarm topic is not created with the given key."
   }
   assert {
-    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.lambda), aws_cloudwatch_metric_alarm.tokens, aws_cloudwatch_metric_alarm.daily_tokens, values(aws_cloudwatch_metric_alarm.limiter)) : a.alarm_actions == toset(["arn:aws:sns:ap-northeast-2:123456789012:petclinic-dev-genai-alarms"])])
+    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.lambda), aws_cloudwatch_metric_alarm.tokens, aws_cloudwatch_metric_alarm.daily_tokens, values(aws_cloudwatch_metric_alarm.limiter), aws_cloudwatch_metric_alarm.model_id_fallbacks) : a.alarm_actions == toset(["arn:aws:sns:ap-northeast-2:123456789012:petclinic-dev-genai-alarms"])])
     error_message = "An alarm does not notify the topic."
   }
   assert {

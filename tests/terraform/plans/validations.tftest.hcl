@@ -189,6 +189,16 @@ run "invalid_bedrock_inference_profile_1" {
   expect_failures = [var.bedrock_inference_profile]
 }
 
+run "invalid_bedrock_check_inference_profile_1" {
+  command = plan
+
+  variables {
+    bedrock_check_inference_profile = null
+  }
+
+  expect_failures = [var.bedrock_check_inference_profile]
+}
+
 run "invalid_max_tool_rounds_1" {
   command = plan
 

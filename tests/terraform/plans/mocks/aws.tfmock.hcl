@@ -10,6 +10,17 @@ mock_data "aws_iam_policy_document" {
     json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
   }
 }
+# The Region's inference profiles (data.tf reads them to check the ID the function calls first): the
+# default model's, as Seoul and us-east-1 list them, so every plan that keeps the default passes the
+# check. Plans of other models and Regions (models.tftest.hcl) override the listing.
+mock_data "aws_bedrock_inference_profiles" {
+  defaults = {
+    inference_profile_summaries = [
+      { inference_profile_id = "global.anthropic.claude-haiku-4-5-20251001-v1:0" },
+      { inference_profile_id = "us.anthropic.claude-haiku-4-5-20251001-v1:0" },
+    ]
+  }
+}
 mock_data "aws_subnet" {
   defaults = {
     availability_zone = "ap-northeast-2a"
