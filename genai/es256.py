@@ -1,0 +1,157 @@
+"""ES256 verification (ECDSA on P-256 with SHA-256, FIPS 186-4 / RFC 7518 section 3.4), written on
+Python ints with the standard library only: the signed JWTs the ALB puts in x-amzn-oidc-data.
+
+Hand-written because the libraries do not fit: ``cryptography`` adds about 5.6 MB (compiled, one
+build per architecture) to a zip that must stay under 256 KB, and ``ecdsa`` adds 172-398 KB and about
+3 ms of import for the same speed as this (docs/libraries.md has the figures). Only verification is
+here: it handles public data, so it need not run in constant time. Parsing is strict: the header must
+say ES256, the signature is the JWS form (r || s, 64 bytes), and a segment may carry base64 padding,
+which the ALB adds (the signing input is then the padded text, exactly as received).
+
+Ground floor: imports nothing of the package.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import Any, NamedTuple
+
+# The curve P-256 (secp256r1): y^2 = x^3 - 3x + b over the prime field P; G has prime order N, cofactor 1.
+P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+     0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
+_INFINITY = (0, 1, 0)  # Jacobian coordinates (X, Y, Z): x = X/Z^2, y = Y/Z^3; Z = 0 is the point at infinity
+# SubjectPublicKeyInfo of an id-ecPublicKey on prime256v1, up to the point (uncompressed 04||x||y, or 02/03||x).
+_SPKI_UNCOMPRESSED = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+_SPKI_COMPRESSED = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200")
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]+={0,2}")  # base64url, padded or not
+MAX_TOKEN_CHARS = 16 * 1024
+
+Point = tuple[int, int]
+
+
+def _double(pt: tuple[int, int, int]) -> tuple[int, int, int]:
+    x, y, z = pt
+    if not z or not y:
+        return _INFINITY
+    yy = y * y % P
+    s = 4 * x * yy % P
+    zz = z * z % P
+    m = 3 * (x - zz) * (x + zz) % P  # 3x^2 + a z^4 with a = -3
+    x3 = (m * m - 2 * s) % P
+    return x3, (m * (s - x3) - 8 * yy * yy) % P, 2 * y * z % P
+
+
+def _add(p1: tuple[int, int, int], p2: tuple[int, int, int]) -> tuple[int, int, int]:
+    if not p1[2]:
+        return p2
+    if not p2[2]:
+        return p1
+    x1, y1, z1 = p1
+    x2, y2, z2 = p2
+    z1z1, z2z2 = z1 * z1 % P, z2 * z2 % P
+    u1, u2 = x1 * z2z2 % P, x2 * z1z1 % P
+    s1, s2 = y1 * z2 * z2z2 % P, y2 * z1 * z1z1 % P
+    h, r = (u2 - u1) % P, (s2 - s1) % P
+    if not h:
+        return _double(p1) if not r else _INFINITY  # the same point, or its negative
+    hh = h * h % P
+    hhh = h * hh % P
+    v = u1 * hh % P
+    x3 = (r * r - hhh - 2 * v) % P
+    return x3, (r * (v - x3) - s1 * hhh) % P, h * z1 * z2 % P
+
+
+def on_curve(point: Point) -> bool:
+    """An affine point of P-256 (the cofactor is 1: every such point is in the group G generates)."""
+    x, y = point
+    return 0 <= x < P and 0 <= y < P and (y * y - (x * x * x - 3 * x + B)) % P == 0
+
+
+def verify(point: Point, digest: bytes, r: int, s: int) -> bool:
+    """Whether (r, s) is an ECDSA signature of the SHA-256 digest under the public point (SEC 1, 4.1.4)."""
+    if not (1 <= r < N and 1 <= s < N) or len(digest) != 32 or not on_curve(point):
+        return False
+    e = int.from_bytes(digest, "big")  # N has 256 bits, as many as SHA-256: nothing to truncate
+    w = pow(s, -1, N)
+    u1, u2 = e * w % N, r * w % N
+    # u1*G + u2*Q in one pass of doublings (Shamir's trick).
+    g, q = (G[0], G[1], 1), (point[0], point[1], 1)
+    table = (g, q, _add(g, q))
+    acc = _INFINITY
+    for bit in range(max(u1.bit_length(), u2.bit_length()) - 1, -1, -1):
+        acc = _double(acc)
+        pick = ((u1 >> bit) & 1) | (((u2 >> bit) & 1) << 1)
+        if pick:
+            acc = _add(acc, table[pick - 1])
+    if not acc[2]:
+        return False
+    x = acc[0] * pow(acc[2] * acc[2] % P, -1, P) % P
+    return x % N == r
+
+
+def point_from_pem(pem: str) -> Point:
+    """The public point of a PEM "PUBLIC KEY" (SubjectPublicKeyInfo) on P-256; ValueError otherwise."""
+    lines = [line.strip() for line in pem.strip().splitlines() if line.strip()]
+    if len(lines) < 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" or lines[-1] != "-----END PUBLIC KEY-----":
+        raise ValueError("not a PEM public key")
+    try:
+        der = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not a PEM public key") from None
+    if len(der) == 91 and der.startswith(_SPKI_UNCOMPRESSED) and der[26] == 4:
+        point = int.from_bytes(der[27:59], "big"), int.from_bytes(der[59:91], "big")
+    elif len(der) == 59 and der.startswith(_SPKI_COMPRESSED) and der[26] in (2, 3):
+        x = int.from_bytes(der[27:59], "big")
+        y = pow((x * x * x - 3 * x + B) % P, (P + 1) // 4, P)  # P = 3 (mod 4): the square root, if any
+        point = x, (y if y % 2 == der[26] - 2 else (P - y) % P)
+    else:
+        raise ValueError("not a P-256 public key")
+    if not on_curve(point):
+        raise ValueError("the point is not on P-256")
+    return point
+
+
+def _segment(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+
+
+class Token(NamedTuple):
+    """A compact JWS with alg ES256, split and decoded but not yet verified."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes  # header.payload as received (padding included)
+    r: int
+    s: int
+
+
+def parse(token: str) -> Token | None:
+    """The parts of an ES256 compact JWS, or None for anything else (nothing here is trusted yet)."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_SEGMENT_RE.fullmatch(part) for part in parts):
+        return None
+    try:
+        header, claims = json.loads(_segment(parts[0])), json.loads(_segment(parts[1]))
+        signature = _segment(parts[2])
+    except (binascii.Error, ValueError, RecursionError):
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict) or header.get("alg") != "ES256":
+        return None
+    if len(signature) != 64:
+        return None
+    return Token(header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"),
+                 int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+
+
+def verify_token(token: Token, point: Point) -> bool:
+    """Whether the token's signature verifies under the public point."""
+    return verify(point, hashlib.sha256(token.signing_input).digest(), token.r, token.s)
