@@ -32,7 +32,7 @@ ELB_KEY_URLS = {
     "aws": "https://public-keys.auth.elb.{region}.amazonaws.com/",
     "aws-us-gov": "https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}/",
 }
-_KID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")  # a path segment, nothing more
+_KID_RE = r"[A-Za-z0-9_-]{1,128}"  # a path segment, nothing more (compiled on first use)
 MAX_ALB_KEYS = 16  # kids kept per instance; the ELB rotates its keys rarely
 KEY_FETCH_TIMEOUT_S = 2.0  # and never past the request's deadline
 KEY_RETRY_AFTER_S = 60.0  # a kid whose key could not be fetched is not asked for again before this
@@ -145,7 +145,7 @@ def _alb_principal(headers: dict[str, str], settings: Settings) -> Principal | N
     if token is None or not identity:
         return None
     kid, claims = token.header.get("kid"), token.claims
-    if token.header.get("signer") != settings.alb_arn or not isinstance(kid, str) or not _KID_RE.fullmatch(kid):
+    if token.header.get("signer") != settings.alb_arn or not isinstance(kid, str) or not re.fullmatch(_KID_RE, kid):
         return None
     if not _unexpired(token.header.get("exp")) or ("exp" in claims and not _unexpired(claims["exp"])):
         return None

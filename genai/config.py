@@ -56,8 +56,8 @@ _TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?")
 _GROUP_RE = re.compile(r"[^\s,]{1,128}")  # a Cognito group name (letters of any script, no spaces)
 # An Application Load Balancer in a partition whose ELB signing keys the function knows where to fetch.
-_ALB_ARN_RE = re.compile(r"arn:aws(-us-gov)?:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/app/"
-                         r"[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}")
+_ALB_ARN_RE = (r"arn:aws(-us-gov)?:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/app/"
+               r"[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}")  # compiled on first use
 
 
 def _env(name: str, default: str = "") -> str:
@@ -169,7 +169,7 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             found.append("CLIENT_ADDRESS_SOURCE must be one of " + ", ".join(CLIENT_ADDRESS_SOURCES))
         if [g for g in self.write_groups if not _GROUP_RE.fullmatch(g)]:
             found.append("WRITE_GROUPS must be Cognito group names, comma-separated")
-        if self.alb_arn and not _ALB_ARN_RE.fullmatch(self.alb_arn):
+        if self.alb_arn and not re.fullmatch(_ALB_ARN_RE, self.alb_arn):
             found.append("ALB_ARN must be an Application Load Balancer ARN (aws or aws-us-gov partition)")
         if self.alb_oidc_auth and not self.alb_arn:
             found.append("ALB_OIDC_AUTH needs ALB_ARN: the signer of x-amzn-oidc-data is checked against it")

@@ -1,12 +1,6 @@
-"""ES256 verification (ECDSA on P-256 with SHA-256, FIPS 186-4 / RFC 7518 section 3.4), written on
-Python ints with the standard library only: the signed JWTs the ALB puts in x-amzn-oidc-data.
-
-Hand-written because the libraries do not fit: ``cryptography`` adds about 5.6 MB (compiled, one
-build per architecture) to a zip that must stay under 256 KB, and ``ecdsa`` adds 172-398 KB and about
-3 ms of import for the same speed as this (docs/libraries.md has the figures). Only verification is
-here: it handles public data, so it need not run in constant time. Parsing is strict: the header must
-say ES256, the signature is the JWS form (r || s, 64 bytes), and a segment may carry base64 padding,
-which the ALB adds (the signing input is then the padded text, exactly as received).
+"""ES256 verification (ECDSA on P-256 with SHA-256) on Python ints, standard library only: the JWT
+the ALB signs into x-amzn-oidc-data. Hand-written because the libraries do not fit the zip or the
+import budget (docs/libraries.md). Verification handles public data: no constant time needed.
 
 Ground floor: imports nothing of the package.
 """
@@ -27,10 +21,9 @@ N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
      0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 _INFINITY = (0, 1, 0)  # Jacobian coordinates (X, Y, Z): x = X/Z^2, y = Y/Z^3; Z = 0 is the point at infinity
-# SubjectPublicKeyInfo of an id-ecPublicKey on prime256v1, up to the point (uncompressed 04||x||y, or 02/03||x).
-_SPKI_UNCOMPRESSED = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
-_SPKI_COMPRESSED = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200")
-_SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]+={0,2}")  # base64url, padded or not
+# DER SubjectPublicKeyInfo of an id-ecPublicKey on prime256v1, up to its uncompressed point 04||x||y.
+_SPKI = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+_SEGMENT_RE = r"[A-Za-z0-9_-]+={0,2}"  # base64url, padded or not (compiled on first use)
 MAX_TOKEN_CHARS = 16 * 1024
 
 Point = tuple[int, int]
@@ -105,14 +98,9 @@ def point_from_pem(pem: str) -> Point:
         der = base64.b64decode("".join(lines[1:-1]), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("not a PEM public key") from None
-    if len(der) == 91 and der.startswith(_SPKI_UNCOMPRESSED) and der[26] == 4:
-        point = int.from_bytes(der[27:59], "big"), int.from_bytes(der[59:91], "big")
-    elif len(der) == 59 and der.startswith(_SPKI_COMPRESSED) and der[26] in (2, 3):
-        x = int.from_bytes(der[27:59], "big")
-        y = pow((x * x * x - 3 * x + B) % P, (P + 1) // 4, P)  # P = 3 (mod 4): the square root, if any
-        point = x, (y if y % 2 == der[26] - 2 else (P - y) % P)
-    else:
-        raise ValueError("not a P-256 public key")
+    if len(der) != 91 or not der.startswith(_SPKI) or der[26] != 4:
+        raise ValueError("not an uncompressed P-256 public key")
+    point = int.from_bytes(der[27:59], "big"), int.from_bytes(der[59:91], "big")
     if not on_curve(point):
         raise ValueError("the point is not on P-256")
     return point
@@ -122,8 +110,7 @@ def _segment(text: str) -> bytes:
     return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
 
 
-class Token(NamedTuple):
-    """A compact JWS with alg ES256, split and decoded but not yet verified."""
+class Token(NamedTuple):  # a compact JWS with alg ES256, decoded, not yet verified
 
     header: dict[str, Any]
     claims: dict[str, Any]
@@ -133,11 +120,11 @@ class Token(NamedTuple):
 
 
 def parse(token: str) -> Token | None:
-    """The parts of an ES256 compact JWS, or None for anything else (nothing here is trusted yet)."""
+    """The parts of an ES256 compact JWS (r || s signature; segments padded or not), else None."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
         return None
     parts = token.split(".")
-    if len(parts) != 3 or not all(_SEGMENT_RE.fullmatch(part) for part in parts):
+    if len(parts) != 3 or not all(re.fullmatch(_SEGMENT_RE, part) for part in parts):
         return None
     try:
         header, claims = json.loads(_segment(parts[0])), json.loads(_segment(parts[1]))

@@ -56,16 +56,16 @@ def test_out_of_range_signatures_and_points_are_refused() -> None:
 
 def test_pem_forms() -> None:
     key, point, pem = _keys(2)
+    assert es256.point_from_pem(pem) == point
     compressed = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200") + key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
-    as_pem = "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(compressed).decode() + "\n-----END PUBLIC KEY-----\n"
-    assert es256.point_from_pem(as_pem) == point
+    as_compressed = "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(compressed).decode() + "\n-----END PUBLIC KEY-----"
     p384 = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     body = pem.strip().splitlines()[1:-1]
     off_curve = bytearray(base64.b64decode("".join(body)))
     off_curve[-1] ^= 1
-    for bad in ("", "junk", p384, pem.replace("PUBLIC KEY", "PRIVATE KEY"),
+    for bad in ("", "junk", p384, as_compressed,  # the ELB publishes uncompressed points pem.replace("PUBLIC KEY", "PRIVATE KEY"),
                 "-----BEGIN PUBLIC KEY-----\n*notbase64*\n-----END PUBLIC KEY-----",
                 "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(off_curve).decode() + "\n-----END PUBLIC KEY-----"):
         with pytest.raises(ValueError):
