@@ -17,7 +17,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from typing import Any
 
-from genai import budget, callers, clients, config, dataapi, facts, memory, metrics, model, request, responses, understanding, writes
+from genai import budget, callers, clients, config, dataapi, facts, memory, metrics, model, request, responses
+from genai import markdown, tools, toolset, understanding, writes
 from genai.budget import Deadline, Usage
 from genai.callers import Asker
 from genai.config import Settings
@@ -61,19 +62,23 @@ TRUNCATED_NOTES = {
 
 def answer(question: Question, settings: Settings, deadline: Deadline, conversation_id: str | None = None,
            usage: Usage | None = None, request_id: str = "", may_write: bool = True,
-           asker: Asker | None = None) -> dict[str, Any]:
+           asker: Asker | None = None, read_scope: str | None = None) -> dict[str, Any]:
     """Prefetch, history and the limit checks side by side, then the model; the turn is stored once
     the answer is ready, and the tokens it used are added to the day's count.
 
     With writes on (not a GET, and an authenticated principal allowed to write), a plain "yes"/"no"
     settles the conversation's pending write without the model; a proposal the model makes is
-    appended to the answer as stored."""
+    appended to the answer as stored.
+
+    ``read_scope`` (decided by the handler from the asker, else here) bounds what the prefetch
+    selects, the tools offered, their results and the history given back."""
     asker = asker or Asker(callers.OPERATOR, None)
+    read_scope = read_scope or toolset.read_scope_of(asker, settings)
     usage, asker_id = usage or Usage(), memory.turn_asker_id(asker)  # whose turns this request reads and stores
     remembered = conversation_id if settings.memory else None  # the conversation whose turns are stored
     writer = asker.principal if may_write and settings.writes_enabled and asker.may_write(settings) else None
     scope = WriteScope(remembered, request_id, writer.label, asker_id) if remembered and writer else None
-    scoped = writes._WRITE_SCOPE.set(scope)
+    scoped, reading = writes._WRITE_SCOPE.set(scope), tools._READ_SCOPE.set(read_scope)
     try:
         route = model_route(settings, deadline)
         model_id = route.ids[0]
@@ -83,12 +88,14 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
             if admission:
                 admission.check(deadline, usage)
             text, written = writes.settle_pending(settings, scope, intent, question.language)
-            memory.save_turn(settings, scope.conversation_id, PastTurn(question.text, text, asker_id), deadline, request_id)
+            memory.save_turn(settings, scope.conversation_id, PastTurn(question.text, text, asker_id, read_scope), deadline,
+                             request_id)
             return {"answer": text, "truncated": False, "model_id": model_id, "usage": usage.as_dict(),
                     "history_turns": 0, **({"written": written} if written else {})}
-        pending = (clients._executor().submit(contextvars.copy_context().run, memory.load_turns, settings, remembered, asker_id)
+        pending = (clients._executor().submit(contextvars.copy_context().run, memory.load_turns, settings, remembered, asker_id,
+                                              read_scope)
                    if remembered else None)
-        known = facts.prefetch(settings, understanding.extract_names(question.text))
+        known = facts.prefetch(settings, understanding.extract_names(question.text), read_scope)
         if admission:
             admission.check(deadline, usage)  # over a limit or the cap: no model call
         turns = _wait_for_turns(pending, deadline)
@@ -98,14 +105,15 @@ def answer(question: Question, settings: Settings, deadline: Deadline, conversat
         finally:
             if admission:
                 admission.charge(usage, deadline)  # also what a failed question spent
-        text = reply.text
+        text = markdown.safe_answer(reply.text)  # the model's words, safe for marked into innerHTML
         if reply.truncated:
             text += "\n\n" + TRUNCATED_NOTES.get(question.language.split("-")[0], TRUNCATED_NOTES["en"])
         text += writes.confirmation_request(scope, question.language)
         if remembered:
-            memory.save_turn(settings, remembered, PastTurn(question.text, text, asker_id), deadline, request_id)
+            memory.save_turn(settings, remembered, PastTurn(question.text, text, asker_id, read_scope), deadline, request_id)
     finally:
         writes._WRITE_SCOPE.reset(scoped)
+        tools._READ_SCOPE.reset(reading)
     return {"answer": text, "truncated": reply.truncated, "model_id": reply.model_id, "usage": usage.as_dict(),
             "history_turns": len(turns)}
 
@@ -117,6 +125,7 @@ def health(call: Call, event: dict[str, Any], settings: Settings, deadline: Dead
     body: dict[str, Any] = {"status": "ok", "model_id": model_id_for(settings, deadline), "memory": settings.memory,
                             "writes": settings.writes_enabled, "limits": settings.limits}
     if request._query(event, call).get("deep", "").lower() in ("1", "true", "yes"):
+        callers.refuse_cross_site(call, settings)  # it reaches the database: a hostile page may not keep it awake
         if settings.limits:
             Admission(settings, callers.asker_of(event, call, settings), None, request_id, budget=False).check(
                 deadline, usage or Usage())
@@ -135,6 +144,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     language = "ko" if understanding.has_hangul(body_text[:2000]) else call.language_hint()
     plain, headers = call.plain, {}
     usage = Usage()
+    read_scope: str | None = None  # decided once the asker is known
     bound: contextvars.Token[Deadline | None] | None = None
     try:
         configuration: ConfigurationError | None = None
@@ -167,15 +177,18 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                            call.source, headers)
         callers.refuse_cross_site(call, settings)
         conversation_id, set_cookie = memory.conversation_for(call, question, settings)
+        asker = callers.asker_of(event, call, settings)
+        read_scope = toolset.read_scope_of(asker, settings)
         result = answer(question, settings, deadline, conversation_id, usage, request_id,
-                        may_write=call.method != "GET", asker=callers.asker_of(event, call, settings))
+                        may_write=call.method != "GET", asker=asker, read_scope=read_scope)
         if set_cookie and conversation_id:
             headers["Set-Cookie"] = memory.conversation_cookie(call, conversation_id, settings)
         logger.info("answered", extra={"request_id": request_id, "source": call.source, "route": call.route,
-                                       "language": question.language, "model_calls": result["usage"]["model_calls"],
+                                       "language": question.language, "read_scope": read_scope,
+                                       "model_calls": result["usage"]["model_calls"],
                                        "history_turns": result.pop("history_turns"),
                                        "ms": round((time.monotonic() - started) * 1000)})
-        metrics.emit_metrics(usage, started)
+        metrics.emit_metrics(usage, started, read_scope=read_scope)
         if plain:
             return responses.respond(HTTPStatus.OK, result["answer"], call.source, headers)
         body: dict[str, Any] = {**result, "request_id": request_id}
@@ -185,12 +198,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     except AppError as err:
         if isinstance(err, DataError):
             err = dataapi._status_for_data_error(err)
-        logger.warning("request failed", extra={"request_id": request_id, "code": err.code, "status": int(err.status)})
-        metrics.emit_metrics(usage, started, err.code)
+        logger.warning("request failed", extra={"request_id": request_id, "code": err.code, "status": int(err.status),
+                                                **({"read_scope": read_scope} if read_scope else {})})
+        metrics.emit_metrics(usage, started, err.code, read_scope=read_scope)
         return responses._error_response(err, request_id, call.source, language if plain else None, headers)
     except Exception:
         logger.exception("unhandled error", extra={"request_id": request_id})
-        metrics.emit_metrics(usage, started, AppError.code)
+        metrics.emit_metrics(usage, started, AppError.code, read_scope=read_scope)
         return responses._error_response(AppError(), request_id, call.source, language if plain else None, headers)
     finally:
         if bound is not None:

@@ -47,6 +47,7 @@ locals {
     TRUSTED_PROXY_HOPS                 = tostring(var.trusted_proxy_hops)
     WRITE_GROUPS                       = join(",", var.write_groups)
     ALB_OIDC_AUTH                      = local.alb_oidc_auth ? "true" : "false"
+    ANONYMOUS_READ_SCOPE               = var.anonymous_read_scope
     ALB_ARN                            = local.alb_oidc_auth ? local.alb_arn : ""
   }
 

@@ -775,3 +775,14 @@ variable "create_dashboard" {
     error_message = "create_dashboard must be true or false."
   }
 }
+
+variable "anonymous_read_scope" {
+  description = "What callers who are not signed in may read: all (everything, as signed-in staff), no_contact (no owner's address or telephone, nor a search or count by them) or clinic (vets, specialties, pet types and counts only; no owner, pet or visit record). Signed-in staff and direct invokes read everything."
+  type        = string
+  default     = "no_contact"
+
+  validation {
+    condition     = contains(["all", "no_contact", "clinic"], var.anonymous_read_scope)
+    error_message = "anonymous_read_scope must be all, no_contact or clinic."
+  }
+}

@@ -201,7 +201,7 @@ def worst_case_results(settings: config.Settings, db_path: Path, meter: Meter) -
     tools.tool_search_pets(settings, {"name": common, "limit": 50})
     tools.tool_list_vets(settings, {"limit": 50})
     tools.tool_aggregate(settings, {"metric": "owners_per_city", "limit": 50})
-    facts.prefetch(settings, understanding.extract_names(f"{common} Kim Smith 서울 Madison cat dog surgery"))
+    facts.prefetch(settings, understanding.extract_names(f"{common} Kim Smith 서울 Madison cat dog surgery"), "all")
     return meter.rds_largest
 
 

@@ -46,6 +46,10 @@ DEFAULT_CLIENT_TOKENS_PER_DAY = 400_000  # one client alone cannot spend the day
 ANONYMOUS_CAP_SHARE = 0.8
 MAX_CLIENT_PER_DAY = 20_000  # the day window keeps a 12-character tag per admitted request (< 400 KB)
 CLIENT_ADDRESS_SOURCES = ("viewer", "forwarded", "connection")
+# What an anonymous caller may read (ANONYMOUS_READ_SCOPE), widest first: everything; no owner's address or
+# telephone; clinic-level data only (vets, specialties, pet types, counts). Signed-in staff read "all".
+READ_SCOPES = ("all", "no_contact", "clinic")
+DEFAULT_ANONYMOUS_READ_SCOPE = "no_contact"
 
 # Used with fullmatch ("$" would let a trailing newline through).
 _CLUSTER_ARN_RE = re.compile(r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}")
@@ -90,6 +94,7 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
     write_groups: frozenset[str] = frozenset()  # empty: any authenticated principal may write
     alb_oidc_auth: bool = False  # the ALB authenticates, so its x-amzn-oidc-* headers can be trusted
     conversation_key: str = ""  # signs the conversation ids this function issues (memory on); never logged
+    anonymous_read_scope: str = DEFAULT_ANONYMOUS_READ_SCOPE  # one of READ_SCOPES
     alb_arn: str = ""  # the load balancer whose signature (the signer of x-amzn-oidc-data) is trusted
 
     @property
@@ -130,6 +135,8 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             trusted_proxy_hops=_int_setting("TRUSTED_PROXY_HOPS", 1, 0, 5),
             write_groups=frozenset(g.strip() for g in _env("WRITE_GROUPS").split(",") if g.strip()),
             alb_oidc_auth=(_env("ALB_OIDC_AUTH") or "false").lower() == "true",
+            anonymous_read_scope=(_env("ANONYMOUS_READ_SCOPE", DEFAULT_ANONYMOUS_READ_SCOPE).lower()
+                                  or DEFAULT_ANONYMOUS_READ_SCOPE),
             alb_arn=_env("ALB_ARN"),
         )
         problems = values.problems()
@@ -169,6 +176,8 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             found.append("CLIENT_ADDRESS_SOURCE must be one of " + ", ".join(CLIENT_ADDRESS_SOURCES))
         if [g for g in self.write_groups if not _GROUP_RE.fullmatch(g)]:
             found.append("WRITE_GROUPS must be Cognito group names, comma-separated")
+        if self.anonymous_read_scope not in READ_SCOPES:
+            found.append("ANONYMOUS_READ_SCOPE must be one of " + ", ".join(READ_SCOPES))
         if self.alb_arn and not re.fullmatch(_ALB_ARN_RE, self.alb_arn):
             found.append("ALB_ARN must be an Application Load Balancer ARN (aws or aws-us-gov partition)")
         if self.alb_oidc_auth and not self.alb_arn:

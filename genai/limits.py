@@ -175,6 +175,7 @@ def _budget_key(now: float) -> dict[str, Any]:
 _last_budget: tuple[str, int, float] | None = None  # (day, tokens used, when read) by this instance
 _local_counts: dict[str, int] = {}  # window key -> questions this instance admitted while the table failed
 _refused_until: dict[str, tuple[float, bool]] = {}  # window key -> (refused until, for its tokens)
+_settled_budget: tuple[str, int] | None = None  # (day, tokens settled: holds left out) as last seen here
 _local_lock = threading.Lock()
 LOCAL_COUNTS_MAX = 10_000  # keys kept; past this the oldest periods are forgotten all at once
 
@@ -204,6 +205,23 @@ class BudgetRefusal(NamedTuple):
     in_flight_only: bool  # what settled so far would leave room: questions still running hold the rest
 
 
+def _note_settled(item: Any, now: float) -> None:
+    """What the day's total holds without its open reservations: it only grows within a day, so a
+    question whose bound does not fit beside it is refused here without a call (known_spent)."""
+    global _settled_budget
+    day = _day(now)[0]
+    settled = _token_count(item) - sum(tokens for _, tokens in _holds(item).values())
+    last = _settled_budget
+    if last is None or last[0] != day or last[1] < settled:
+        _settled_budget = (day, settled)
+
+
+def known_spent(cap: int, amount: int, now: float) -> bool:
+    """The day's settled use already leaves no room for this question's bound under ``cap``."""
+    last = _settled_budget
+    return last is not None and last[0] == _day(now)[0] and last[1] > cap - amount
+
+
 def reserve_budget(settings: Settings, cap: int, hold: tuple[str, int, int], now: float) -> int | BudgetRefusal:
     """Reserve this question's bound in the day's total, unless that would pass ``cap`` (the
     anonymous share for anonymous callers, the whole cap for staff): one conditional ADD, so a burst
@@ -226,6 +244,7 @@ def reserve_budget(settings: Settings, cap: int, hold: tuple[str, int, int], now
             raise
         old = err.response.get("Item") or {}
         _last_budget = (_day(now)[0], _token_count(old), now)
+        _note_settled(old, now)
         if name in old:  # a retried request: its first attempt's reservation stands for both
             return _token_count(old)
         _release_later(settings, key, old, now)
@@ -233,6 +252,7 @@ def reserve_budget(settings: Settings, cap: int, hold: tuple[str, int, int], now
     item = response.get("Attributes")
     used = _token_count(item)
     _last_budget = (_day(now)[0], used, now)
+    _note_settled(item, now)
     _release_later(settings, key, item, now)
     return used
 
@@ -298,6 +318,8 @@ class Admission:
         name = _HOLD_PREFIX + callers._digest(request_id)[:12]
         self.window_hold = (name, until, min(QUESTION_TOKEN_BOUND, settings.client_tokens_per_day))
         self.budget_hold = (name, until, min(QUESTION_TOKEN_BOUND, self.cap))
+        if self.budget and known_spent(self.cap, self.budget_hold[2], self.now):
+            raise BudgetExhausted(_day(self.now)[1])  # known here: no table call, no prefetch, no model call
         self.held: list[tuple[dict[str, Any], tuple[str, int] | None, int]] = []  # reservations to settle
         calls: list[Callable[[], Any]] = [partial(count_request, settings, w, request_id, self.now, self.window_hold)
                                           for w in self.windows]

@@ -23,9 +23,9 @@ _LAMBDA_LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": lo
                       "WARNING": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL,
                       "CRITICAL": logging.CRITICAL}
 logger.setLevel(_LAMBDA_LOG_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").strip().upper(), logging.INFO))
-_LOG_TOKEN_RE = re.compile(r"[^A-Za-z0-9_.:-]")
+_LOG_TOKEN_RE = r"[^A-Za-z0-9_.:-]"
 
 
 def log_token(value: Any, limit: int = 64) -> str:
     """A value from a dependency (an error code, a tool name) made safe to log: bounded, no free text."""
-    return _LOG_TOKEN_RE.sub("?", str(value)[:limit])
+    return re.sub(_LOG_TOKEN_RE, "?", str(value)[:limit])

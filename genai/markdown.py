@@ -43,44 +43,41 @@ _DOT_OF_WWW = r"(?<=[Ww][Ww][Ww])\."
 # C0 controls but tab and line feed, DEL, C1 controls, and the Unicode line and paragraph separators.
 _CONTROL = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029"
 
-_VALUE = re.compile(rf"{_COLON_OF_SCHEME}|{_DOT_OF_WWW}|\r\n|[\r\n\t{_CONTROL}]|[{re.escape(''.join(_VALUE_CHARS))}]")
+_VALUE = rf"{_COLON_OF_SCHEME}|{_DOT_OF_WWW}|\r\n|[\r\n\t{_CONTROL}]|[{re.escape(''.join(_VALUE_CHARS))}]"
 
 # The model's answer is read once, left to right, by one pattern. Each alternative is linear: the bounded
 # runs exclude the character that starts the next attempt, so no text is scanned twice by the same rule.
-_ANSWER = re.compile(
-    # an inline link or image: [text](url) / ![alt](url), without nesting or a title
-    r"(?P<bang>!?)\[(?P<label>[^\[\]\n]{0,500})\]\((?P<url>[^\s()<>\[\]]{0,2048})\)"
+_ANSWER = (r"(?P<bang>!?)\[(?P<label>[^\[\]\n]{0,500})\]\((?P<url>[^\s()<>\[\]]{0,2048})\)"
     # an autolink: <scheme:...>
     r"|<(?P<auto>[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]{0,2048})>"
     # a bare URL, as GFM would link it
     r"|(?<![A-Za-z0-9])(?P<bare>(?i:https?)://[^\s<>\[\]()\"'`\\]{1,2048})"
-    rf"|{_COLON_OF_SCHEME}|{_DOT_OF_WWW}|\r\n?|[{_CONTROL}]|[{re.escape(''.join(_ANSWER_CHARS))}]"
-)
+    rf"|{_COLON_OF_SCHEME}|{_DOT_OF_WWW}|\r\n?|[{_CONTROL}]|[{re.escape(''.join(_ANSWER_CHARS))}]")
 
 # What a link this module writes may contain: http(s), a host name or IPv4 address, a port, and a path,
 # query and fragment of characters that need no quoting in markdown or in an HTML attribute.
-_URL = re.compile(r"(?P<scheme>[Hh][Tt][Tt][Pp][Ss]?)://(?P<host>[A-Za-z0-9.\-]{1,253})(?::[0-9]{1,5})?(?P<rest>[/?#][A-Za-z0-9\-._~/?#=%+,;:@!$*&]*)?")
+_URL = r"(?P<scheme>[Hh][Tt][Tt][Pp][Ss]?)://(?P<host>[A-Za-z0-9.\-]{1,253})(?::[0-9]{1,5})?(?P<rest>[/?#][A-Za-z0-9\-._~/?#=%+,;:@!$*&]*)?"
 # GFM leaves these off the end of a bare URL; so does this module.
 _TRAILING = ".,:;!?*_~&"
-_ALT = re.compile(r"[^\w .,\-]")
+_ALT = r"[^\w .,\-]"
 
 
 # What no person's or pet's name needs and markup does: HTML and markdown punctuation (letters of any
 # script, digits, spaces and . , ' - ( ) ! & pass), an entity, a URL's scheme, a control character.
-_MARKUP = re.compile(rf"[<>`\[\]\\|*_~#{{}}\"@]|&#?\w+|[A-Za-z0-9]:/|(?i:www\.)|(?i:javascript|vbscript|data):|[{_CONTROL}\t\r\n]")
+_MARKUP = rf"[<>`\[\]\\|*_~#{{}}\"@]|&#?\w+|[A-Za-z0-9]:/|(?i:www\.)|(?i:javascript|vbscript|data):|[{_CONTROL}\t\r\n]"
 
 
 def has_markup(value: str) -> bool:
     """Whether a name holds HTML or markdown punctuation, an entity, a URL scheme or a control character:
     what the write validation refuses in names ("O'Brien", "Jean-Luc", "김철수", "José (Pepe)" pass). A name
     that passes still goes through escape_text when quoted: this is a second, independent defence."""
-    return bool(_MARKUP.search(value))
+    return bool(re.search(_MARKUP, value))
 
 
 def escape_text(value: object) -> str:
     """A stored value made inert for quoting inside a markdown text: HTML escaped, markdown punctuation
     escaped, no autolink, on one line (line breaks, tabs and control characters become spaces)."""
-    return _VALUE.sub(_value_char, "" if value is None else str(value))
+    return re.sub(_VALUE, _value_char, "" if value is None else str(value))
 
 
 def _value_char(match: re.Match[str]) -> str:
@@ -96,7 +93,7 @@ def safe_url(url: str, allowed_hosts: frozenset[str] | set[str] = frozenset()) -
     """The URL, with its scheme in lower case, when it is http(s) to one of allowed_hosts and holds only
     characters safe in markdown and HTML; None otherwise (javascript:, data:, another host, userinfo...)."""
     hosts = {host.lower().rstrip(".") for host in allowed_hosts}
-    match = _URL.fullmatch(url)
+    match = re.fullmatch(_URL, url)
     if not hosts or not match or match["host"].lower().rstrip(".") not in hosts:
         return None
     return match["scheme"].lower() + url[len(match["scheme"]):]
@@ -107,7 +104,7 @@ def safe_answer(text: str, allowed_hosts: frozenset[str] | set[str] = frozenset(
     and links stay only when they point at allowed_hosts over http(s) (others become their text and URL,
     inert), no script URL survives; emphasis, lists, tables, headings and line breaks still render."""
     hosts = frozenset(allowed_hosts)
-    return _ANSWER.sub(lambda match: _answer_part(match, hosts), "" if text is None else str(text))
+    return re.sub(_ANSWER, lambda match: _answer_part(match, hosts), "" if text is None else str(text))
 
 
 def _answer_part(match: re.Match[str], hosts: frozenset[str]) -> str:
@@ -138,7 +135,7 @@ def _answer_char(found: str) -> str:
 def _link(image: bool, label: str, target: str, hosts: frozenset[str]) -> str:
     url = safe_url(target, hosts)
     if url and image:
-        return f"![{_ALT.sub('', label)}]({url})"
+        return f"![{re.sub(_ALT, '', label)}]({url})"
     if url:
         return f"[{_inert(label)}]({url})"
     # Not allowed: the text, then the URL, both as plain text.
@@ -150,7 +147,7 @@ def _link(image: bool, label: str, target: str, hosts: frozenset[str]) -> str:
 
 def _inert(text: str) -> str:
     """Text from inside a link or URL: the answer's escaping without recognising links again."""
-    return _INERT.sub(lambda match: _answer_char(match.group()), text)
+    return re.sub(_INERT, lambda match: _answer_char(match.group()), text)
 
 
-_INERT = re.compile(rf"{_COLON_OF_SCHEME}|{_DOT_OF_WWW}|\r\n?|[{_CONTROL}]|[{re.escape(''.join(_ANSWER_CHARS))}]")
+_INERT = rf"{_COLON_OF_SCHEME}|{_DOT_OF_WWW}|\r\n?|[{_CONTROL}]|[{re.escape(''.join(_ANSWER_CHARS))}]"

@@ -1,5 +1,5 @@
 """Conversation memory in DynamoDB: the last turns of each conversation, given back only
-to the asker who wrote them, and the conversation cookie. Best effort: a failure is logged and the
+to the asker who wrote them and only to a read scope that saw as much, and the conversation cookie. Best effort: a failure is logged and the
 question is answered without history.
 
 Imports budget, callers, clients, config, request and log.
@@ -36,7 +36,7 @@ MEMORY_WRITE_RESERVE_MS = 1_500  # below this much time left the turn is not sto
 # __Host-: the browser keeps it only if it came over HTTPS with Secure, Path=/ and no Domain, so no
 # other subdomain or path can plant or overwrite it.
 COOKIE_NAME = "__Host-petclinic_genai_conversation"
-_ISSUED_ID_RE = re.compile(r"[0-9a-f]{64}")  # 32 hex of randomness, then 32 hex of its HMAC tag
+_ISSUED_ID_RE = r"[0-9a-f]{64}"  # 32 hex of randomness, then 32 hex of its HMAC tag
 _ID_CONTEXT = b"petclinic-genai conversation id v1:"
 
 
@@ -44,6 +44,14 @@ class PastTurn(NamedTuple):
     question: str
     answer: str
     asker_id: str = ""  # the hashed principal that asked it; "" for anonymous callers and direct invokes
+    scope: str = "all"  # the read scope it was answered under (config.READ_SCOPES)
+
+
+def _within(turn_scope: str, scope: str) -> bool:
+    """A turn answered under ``turn_scope`` may be given back to a caller reading ``scope``: it saw no
+    more than the caller may (READ_SCOPES run widest first; an unknown or missing scope counts as "all")."""
+    order = config.READ_SCOPES
+    return (order.index(turn_scope) if turn_scope in order else 0) >= order.index(scope)
 
 
 def memory_budget_s() -> float:
@@ -94,13 +102,17 @@ def issue_conversation_id(settings: Settings, nonce: str | None = None) -> str:
 
 def issued_here(settings: Settings, conversation_id: str) -> bool:
     """Did this function (with this key) issue the id? A planted, guessed or old-key id did not."""
-    if not settings.conversation_key or not _ISSUED_ID_RE.fullmatch(conversation_id):
+    if not settings.conversation_key or not re.fullmatch(_ISSUED_ID_RE, conversation_id):
         return False
     return hmac.compare_digest(conversation_id[32:], _tag(settings, conversation_id[:32]))
 
 
-def load_turns(settings: Settings, conversation_id: str, asker_id: str = "") -> list[PastTurn]:
-    """The newest unexpired turns of ``asker_id``, oldest first, within HISTORY_MAX_BYTES; [] if memory fails."""
+def load_turns(settings: Settings, conversation_id: str, asker_id: str = "", scope: str = "all") -> list[PastTurn]:
+    """The newest unexpired turns of ``asker_id``, oldest first, within HISTORY_MAX_BYTES; [] if memory fails.
+
+    Anonymous callers and direct invokes share the asker id "", so a turn is also skipped when it was
+    answered under a wider read scope than ``scope`` (the operator's answer, or one from before
+    ANONYMOUS_READ_SCOPE narrowed): history never carries what the caller's scope withholds."""
     try:
         response = clients.client("dynamodb", memory_budget_s()).query(
             TableName=settings.conversation_table,
@@ -120,7 +132,10 @@ def load_turns(settings: Settings, conversation_id: str, asker_id: str = "") -> 
                 continue
             if item.get("asker", {}).get("S", "") != asker_id:  # the prefix says whose; the attribute agrees
                 continue
-            turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"), asker_id)
+            turn_scope = item.get("scope", {}).get("S", "all")  # stored before scopes: as wide as can be
+            if not _within(turn_scope, scope):
+                continue
+            turn = PastTurn(_text_attr(item, "question"), _text_attr(item, "answer"), asker_id, turn_scope)
             used += len(json.dumps(history_messages([turn])))  # as the request carries it: \uXXXX per Hangul
             if used > HISTORY_MAX_BYTES:
                 break
@@ -148,6 +163,7 @@ def save_turn(settings: Settings, conversation_id: str, turn: PastTurn, deadline
                 "expires_at": {"N": str(int(now) + settings.conversation_idle_minutes * 60)},
                 **({"request_id": {"S": request_id}} if request_id else {}),
                 **({"asker": {"S": turn.asker_id}} if turn.asker_id else {}),
+                "scope": {"S": turn.scope},
             },
             ConditionExpression="attribute_not_exists(#i)",
             ExpressionAttributeNames={"#i": "item"},

@@ -20,13 +20,16 @@ _METRIC_UNITS = {"Questions": "Count", "ModelCalls": "Count", "InputTokens": "Co
                  "LimiterErrors": "Count", "ModelIdFallbacks": "Count"}
 
 
-def emit_metrics(usage: Usage, started: float, error_code: str | None = None) -> None:
+def emit_metrics(usage: Usage, started: float, error_code: str | None = None, read_scope: str | None = None) -> None:
     """Print the question's EMF record to stdout as one JSON line.
 
     print(), not the logger: with Lambda's JSON log format a logging record is wrapped in
     {"message": ...}, and CloudWatch extracts metrics only when ``_aws`` is a top-level key of the
     line; stdout lines pass through as they are. Hand-written: Powertools' import costs ~7 ms
-    of a cold-start budget that has no margin. Only on Lambda (AWS_LAMBDA_FUNCTION_NAME is set)."""
+    of a cold-start budget that has no margin. Only on Lambda (AWS_LAMBDA_FUNCTION_NAME is set).
+
+    ``read_scope`` (all, no_contact, clinic: the scope's name, never what it withheld) is a property
+    of the line and a dimension of one more Questions metric (FunctionName, ReadScope)."""
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
     if not function:  # not on Lambda (make run/chat/serve, tests): a metric line would only be noise
         return
@@ -46,5 +49,9 @@ def emit_metrics(usage: Usage, started: float, error_code: str | None = None) ->
         directives.append({"Namespace": namespace, "Dimensions": [["FunctionName", "ErrorCode"]],
                            "Metrics": [{"Name": "Errors", "Unit": "Count"}]})
         record["ErrorCode"] = log_token(error_code)
+    if read_scope in config.READ_SCOPES:
+        directives.append({"Namespace": namespace, "Dimensions": [["FunctionName", "ReadScope"]],
+                           "Metrics": [{"Name": "Questions", "Unit": "Count"}]})
+        record["ReadScope"] = read_scope
     record["_aws"] = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}
     print(json.dumps(record, separators=(",", ":")), flush=True)

@@ -42,10 +42,10 @@ MODEL_RETRY_PAUSE_S = 1.0
 # profile ("Invocation of model ID ... with on-demand throughput isn't supported. Retry your request
 # with the ID or ARN of an inference profile that contains this model."). Anything else, a validation
 # error about the messages, access denied, throttling, is not a reason to try another ID.
-_ID_REFUSAL_RE = re.compile(
+_ID_REFUSAL_RE = ("(?i)"
     r"model identifier is invalid|invalid model identifier|on-demand throughput isn.t supported"
     r"|could not resolve the foundation model|(model|inference profile) (id|identifier)\b.{0,200}?"
-    r"\b(is invalid|isn.t valid|is not valid|not found|does not exist)", re.IGNORECASE)
+    r"\b(is invalid|isn.t valid|is not valid|not found|does not exist)")
 
 
 class ModelIdRefused(UpstreamError):
@@ -60,7 +60,7 @@ def _refuses_the_id(code: str, err: ClientError) -> bool:
     if code == "ResourceNotFoundException":
         return True
     message = err.response.get("Error", {}).get("Message", "") if isinstance(err.response, dict) else ""
-    return code == "ValidationException" and isinstance(message, str) and bool(_ID_REFUSAL_RE.search(message))
+    return code == "ValidationException" and isinstance(message, str) and bool(re.search(_ID_REFUSAL_RE, message))
 
 
 def _converse(model_id: str, settings: Settings, messages: list[dict[str, Any]], usage: Usage,

@@ -19,8 +19,8 @@ from . import config, understanding
 from .errors import BadRequest, PayloadTooLarge
 
 # Patterns are used with fullmatch: "$" would accept a trailing newline ("ko\n").
-_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
-_CONVERSATION_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_LANGUAGE_RE = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?"
+_CONVERSATION_RE = r"[A-Za-z0-9._:-]{1,128}"
 _QUESTION_FIELDS = ("question", "message", "language", "conversation_id")
 
 
@@ -209,11 +209,11 @@ def _question_from(payload: dict[str, Any]) -> Question:
             f'The field "question" is longer than {config.MAX_QUESTION_CHARS} characters.', "question_too_long"
         )
     language = payload.get("language")
-    if language is not None and (not isinstance(language, str) or not _LANGUAGE_RE.fullmatch(language)):
+    if language is not None and (not isinstance(language, str) or not re.fullmatch(_LANGUAGE_RE, language)):
         raise BadRequest('The field "language" must be a language tag such as "ko" or "en".', "invalid_language")
     conversation_id = payload.get("conversation_id")
     if conversation_id is not None and (
-        not isinstance(conversation_id, str) or not _CONVERSATION_RE.fullmatch(conversation_id)
+        not isinstance(conversation_id, str) or not re.fullmatch(_CONVERSATION_RE, conversation_id)
     ):
         raise BadRequest(
             'The field "conversation_id" must be 1-128 letters, digits or ._:- characters.', "invalid_conversation_id"

@@ -1,18 +1,20 @@
 """The read tools the model may call (search owners, pets, visits; get an owner; list
 vets; aggregates), their input validation (ToolInputError) and their JSON schemas. Every statement
-is parameterised and every list bounded.
+is parameterised and every list bounded. The read scope (ANONYMOUS_READ_SCOPE for anonymous callers)
+decides which tools, parameters, metrics and columns a request gets (tools_for_scope, check_scope).
 
 Imports config, dataapi and understanding.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from . import dataapi, understanding
-from .config import Settings
+from .config import READ_SCOPES, Settings
 
 TOOL_DEFAULT_LIMIT = 20
 TOOL_MAX_LIMIT = 50
@@ -21,6 +23,34 @@ OWNER_ROWS_CAP = 200  # get_owner: joined pet/visit rows of one owner
 
 class ToolInputError(ValueError):
     """The model passed arguments a tool cannot use; it gets the message back and can retry."""
+
+
+# The read scope of the request being answered (set by the handler's answer() from the asker). Unset,
+# the narrowest: a path that forgets to decide reads clinic-level data only.
+_READ_SCOPE: contextvars.ContextVar[str] = contextvars.ContextVar("read_scope", default=READ_SCOPES[-1])
+CONTACT_FIELDS = ("address", "telephone")  # an owner's contact details: withheld below "all"
+CLINIC_METRICS = ("pets_per_type", "vets_per_specialty", "owners_per_city", "totals", "visits_in_period")
+CLINIC_TOOLS = ("list_vets", "aggregate")  # "clinic": no owner, pet or visit record, and no count that finds one
+# Why, as the model is told it (in a tool result, the facts' "withheld" entry and the refusals).
+WITHHELD_WHY = {
+    "no_contact": "owners' contact details (address, telephone) are shown to signed-in staff only",
+    "clinic": "owner, pet and visit records (and anything that finds one) are shown to signed-in staff only",
+}
+
+
+def read_scope() -> str:
+    return _READ_SCOPE.get()
+
+
+def withheld_fields(scope: str) -> tuple[str, ...]:
+    """The owner columns a scope never selects."""
+    return () if scope == "all" else CONTACT_FIELDS
+
+
+def _owner_columns(scope: str, prefix: str = "o") -> str:
+    """address/telephone as selected for this scope: NULL (never the column) when withheld."""
+    hidden = withheld_fields(scope)
+    return ", ".join(f"NULL AS {c}" if c in hidden else f"{prefix}.{c}" for c in CONTACT_FIELDS)
 
 
 def _limit(args: dict[str, Any]) -> int:
@@ -85,23 +115,39 @@ def _limited(rows: list[dict[str, Any]], limit: int, key: str) -> dict[str, Any]
     return {key: rows[:limit], "count": min(len(rows), limit), "truncated": len(rows) > limit}
 
 
-def tool_search_owners(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
-    limit, where = _limit(args), _Where()
+def _owner_filters(args: dict[str, Any], scope: str) -> _Where:
+    """search_owners' and the owners count's conditions: name, city and (scope "all") address, telephone."""
+    if any(args.get(field) not in (None, "") for field in withheld_fields(scope)):
+        raise ToolInputError(f"address and telephone are not available to this caller: {WITHHELD_WHY['no_contact']}")
+    where = _Where()
     if name := _text_arg(args, "name"):
         _person_name(where, "o", name, "name")
     if city := _text_arg(args, "city"):
         where.add("o.city = :city", city=city)
+    if address := _text_arg(args, "address"):
+        where.add("o.address LIKE :address", address="%" + address + "%")
+    if (telephone := _text_arg(args, "telephone")) is not None:
+        digits = "".join(ch for ch in telephone if ch.isdigit())
+        if not digits:
+            raise ToolInputError("telephone must contain digits")
+        where.add("o.telephone LIKE :telephone", telephone="%" + digits)  # the number, or how it ends
+    return where
+
+
+def tool_search_owners(settings: Settings, args: dict[str, Any], scope: str = "all") -> dict[str, Any]:
+    limit, where = _limit(args), _owner_filters(args, scope)
     rows = dataapi._execute(
         settings,
-        "SELECT o.id AS owner_id, o.first_name, o.last_name, o.address, o.city, o.telephone,"
+        f"SELECT o.id AS owner_id, o.first_name, o.last_name, o.city, {_owner_columns(scope)},"
         " (SELECT COUNT(*) FROM pets p WHERE p.owner_id = o.id) AS pet_count FROM owners o"
         + where.sql() + " ORDER BY o.last_name, o.first_name, o.id LIMIT :lim",
         {**where.params, "lim": limit + 1},
     )
-    return _limited(rows, limit, "owners")
+    hidden = withheld_fields(scope)
+    return _limited([{k: v for k, v in row.items() if k not in hidden} for row in rows], limit, "owners")
 
 
-def tool_search_pets(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+def tool_search_pets(settings: Settings, args: dict[str, Any], scope: str = "all") -> dict[str, Any]:
     limit, where = _limit(args), _Where()
     if name := _text_arg(args, "name"):
         where.add("p.name LIKE :name", name=name + "%")
@@ -120,14 +166,14 @@ def tool_search_pets(settings: Settings, args: dict[str, Any]) -> dict[str, Any]
     return _limited(rows, limit, "pets")
 
 
-def tool_get_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+def tool_get_owner(settings: Settings, args: dict[str, Any], scope: str = "all") -> dict[str, Any]:
     owner_id = args.get("owner_id")
     if not isinstance(owner_id, int) or isinstance(owner_id, bool) or owner_id < 1:
         raise ToolInputError("owner_id must be a positive integer from search_owners or search_pets")
     cap = OWNER_ROWS_CAP
     rows = dataapi._execute(
         settings,
-        "SELECT o.first_name, o.last_name, o.address, o.city, o.telephone, p.id AS pet_id, p.name AS pet,"
+        f"SELECT o.first_name, o.last_name, o.city, {_owner_columns(scope)}, p.id AS pet_id, p.name AS pet,"
         " p.birth_date, t.name AS type, v.visit_date, v.description"
         " FROM owners o LEFT JOIN pets p ON p.owner_id = o.id LEFT JOIN types t ON t.id = p.type_id"
         " LEFT JOIN visits v ON v.pet_id = p.id WHERE o.id = :owner_id"
@@ -136,7 +182,8 @@ def tool_get_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     )
     if not rows:
         return {"found": False, "message": "no owner with that owner_id"}
-    owner = {k: rows[0][k] for k in ("first_name", "last_name", "address", "city", "telephone")}
+    hidden = withheld_fields(scope)
+    owner = {k: rows[0][k] for k in ("first_name", "last_name", "address", "city", "telephone") if k not in hidden}
     pets: dict[Any, dict[str, Any]] = {}
     for row in rows[:cap]:
         if row["pet_id"] is None:
@@ -149,7 +196,7 @@ def tool_get_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     return {"found": True, "owner": owner, "pets": list(pets.values()), "truncated": len(rows) > cap}
 
 
-def tool_list_vets(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+def tool_list_vets(settings: Settings, args: dict[str, Any], scope: str = "all") -> dict[str, Any]:
     limit, where = _limit(args), _Where()
     if name := _text_arg(args, "name"):
         _person_name(where, "v", name, "name")
@@ -181,7 +228,7 @@ def tool_list_vets(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
             "truncated": len(listed) > limit or len(rows) > limit * 4}
 
 
-def tool_search_visits(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+def tool_search_visits(settings: Settings, args: dict[str, Any], scope: str = "all") -> dict[str, Any]:
     limit, where = _limit(args), _Where()
     if pet := _text_arg(args, "pet_name"):
         where.add("p.name = :pet", pet=pet)
@@ -216,8 +263,13 @@ _AGGREGATES = {
 }
 
 
-def tool_aggregate(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
+def tool_aggregate(settings: Settings, args: dict[str, Any], scope: str = "all") -> dict[str, Any]:
     metric = args.get("metric")
+    if metric == "owners":  # how many owners match: the count of what search_owners would find
+        where = _owner_filters(args, scope)
+        rows = dataapi._execute(settings, "SELECT COUNT(*) AS n FROM owners o" + where.sql(), where.params)
+        filters = {k: args[k] for k in _OWNER_FILTERS if args.get(k) not in (None, "")}
+        return {"metric": metric, "filters": filters, "owners": rows[0]["n"]}
     if metric == "visits_in_period":
         start, end = _date_arg(args, "date_from"), _date_arg(args, "date_to")
         where = _Where()
@@ -230,7 +282,7 @@ def tool_aggregate(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     if metric == "totals":
         return {"metric": metric, **dataapi._execute(settings, _AGGREGATES["totals"])[0]}
     if metric not in _AGGREGATES:
-        raise ToolInputError("metric must be one of: " + ", ".join([*_AGGREGATES, "visits_in_period"]))
+        raise ToolInputError("metric must be one of: " + ", ".join(_METRICS))
     limit = _limit(args)
     rows = dataapi._execute(settings, _AGGREGATES[metric], {"lim": limit + 1})
     return {"metric": metric, **_limited([{"label": r["label"], "count": r["n"]} for r in rows], limit, "groups")}
@@ -243,9 +295,15 @@ def _schema(properties: dict[str, Any], required: list[str] | None = None) -> di
 _S = {"type": "string"}
 _LIMIT = {"type": "integer", "minimum": 1, "maximum": TOOL_MAX_LIMIT, "description": "max rows, default 20"}
 _DATE = {"type": "string", "description": "YYYY-MM-DD"}
-TOOLS: dict[str, tuple[Callable[[Settings, dict[str, Any]], dict[str, Any]], str, dict[str, Any]]] = {
-    "search_owners": (tool_search_owners, "Find owners by first/last name prefix, Korean full name, or city.",
-                      _schema({"name": _S, "city": _S, "limit": _LIMIT})),
+_ADDRESS = {"type": "string", "description": "words of the street address, e.g. Liberty St."}
+_TELEPHONE = {"type": "string", "description": "the number, or its last digits"}
+_OWNER_FILTERS = ("name", "city", "address", "telephone")
+_METRICS = [*_AGGREGATES, "visits_in_period", "owners"]
+Tool = Callable[..., dict[str, Any]]  # (settings, args, scope=...)
+TOOLS: dict[str, tuple[Tool, str, dict[str, Any]]] = {
+    "search_owners": (tool_search_owners, "Find owners by first/last name prefix, Korean full name, city, "
+                      "street address or telephone number (or its last digits).",
+                      _schema({"name": _S, "city": _S, "address": _ADDRESS, "telephone": _TELEPHONE, "limit": _LIMIT})),
     "search_pets": (tool_search_pets, "Find pets by name prefix, pet type (cat, dog, ...) or owner name.",
                     _schema({"name": _S, "type": _S, "owner_name": _S, "limit": _LIMIT})),
     "get_owner": (tool_get_owner, "An owner's full record: contact details, pets and each pet's visits.",
@@ -256,10 +314,62 @@ TOOLS: dict[str, tuple[Callable[[Settings, dict[str, Any]], dict[str, Any]], str
                       _schema({"pet_name": _S, "owner_name": _S, "date_from": _DATE, "date_to": _DATE,
                                "limit": _LIMIT})),
     "aggregate": (tool_aggregate, "Counts: owners_per_city, pets_per_type, vets_per_specialty, totals, "
-                  "visits_in_period (with date_from/date_to).",
-                  _schema({"metric": {"type": "string", "enum": [*_AGGREGATES, "visits_in_period"]},
-                           "date_from": _DATE, "date_to": _DATE, "limit": _LIMIT}, ["metric"])),
+                  "visits_in_period (with date_from/date_to), owners (how many match name, city, address, telephone).",
+                  _schema({"metric": {"type": "string", "enum": _METRICS}, "date_from": _DATE, "date_to": _DATE,
+                           "name": _S, "city": _S, "address": _ADDRESS, "telephone": _TELEPHONE, "limit": _LIMIT},
+                          ["metric"])),
 }
-TOOL_CONFIG = {
-    "tools": [{"toolSpec": {"name": name, "description": spec[1], "inputSchema": spec[2]}} for name, spec in TOOLS.items()]
-}
+
+
+def _narrowed(scope: str) -> dict[str, tuple[Tool, str, dict[str, Any]]]:
+    """The read tools a scope offers: withheld parameters, metrics and whole tools are left out."""
+    if scope == "all":
+        return TOOLS
+    offered = {}
+    for name, (function, description, schema) in TOOLS.items():
+        if scope == "clinic" and name not in CLINIC_TOOLS:
+            continue
+        properties = {k: v for k, v in schema["json"]["properties"].items() if k not in CONTACT_FIELDS}
+        if name == "search_owners":
+            description = "Find owners by first/last name prefix, Korean full name, or city."
+        elif name == "get_owner":
+            description = "An owner's record: name, city, pets and each pet's visits (no contact details)."
+        elif name == "aggregate":
+            metrics = CLINIC_METRICS if scope == "clinic" else _METRICS
+            if scope == "clinic":
+                properties = {k: v for k, v in properties.items() if k not in _OWNER_FILTERS}
+                description = ("Counts: owners_per_city, pets_per_type, vets_per_specialty, totals, "
+                               "visits_in_period (with date_from/date_to).")
+            else:
+                description = description.replace("name, city, address, telephone", "name or city")
+            properties["metric"] = {"type": "string", "enum": list(metrics)}
+        offered[name] = (function, description, _schema(properties, schema["json"]["required"]))
+    return offered
+
+
+TOOLS_BY_SCOPE = {scope: _narrowed(scope) for scope in READ_SCOPES}
+
+
+def tool_config(tools: dict[str, tuple[Tool, str, dict[str, Any]]]) -> dict[str, Any]:
+    return {"tools": [{"toolSpec": {"name": name, "description": spec[1], "inputSchema": spec[2]}}
+                      for name, spec in tools.items()]}
+
+
+TOOL_CONFIG = tool_config(TOOLS)
+TOOL_CONFIG_BY_SCOPE = {scope: tool_config(TOOLS_BY_SCOPE[scope]) for scope in READ_SCOPES}
+
+
+def check_scope(name: str, args: dict[str, Any], scope: str) -> None:
+    """Below "all", an argument or metric the scope's schema does not offer is refused before any SQL:
+    a withheld parameter never returns results (nor a count: that would make an oracle of it)."""
+    if scope == "all":
+        return
+    properties = TOOLS_BY_SCOPE[scope][name][2]["json"]["properties"]
+    for key in args:
+        if key not in properties:
+            raise ToolInputError(f"the parameter {str(key)[:40]!r} is not available to this caller: "
+                                 + WITHHELD_WHY[scope] + ". Tell the asker so; do not guess.")
+    allowed = properties.get("metric", {}).get("enum")
+    if allowed is not None and args.get("metric") not in allowed:
+        raise ToolInputError(f"the metric {str(args.get('metric'))[:40]!r} is not available to this caller; use one of "
+                             + ", ".join(allowed) + ". " + WITHHELD_WHY[scope] + ".")

@@ -1,8 +1,9 @@
-"""What one request is offered and how a tool call runs: the read tools, plus the write
-tools when this request may write; the matching system prompt; run_tool, which turns every failure
-into an error toolResult, never an exception.
+"""What one request is offered and how a tool call runs: the read tools its read scope
+allows (read_scope_of: signed-in staff and direct invokes read everything, anonymous callers what
+ANONYMOUS_READ_SCOPE allows), plus the write tools when this request may write; the matching system
+prompt; run_tool, which turns every failure into an error toolResult, never an exception.
 
-Imports config, errors, facts, tools, writes and log.
+Imports callers, config, errors, facts, tools, writes and log.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import facts, tools, writes
+from .callers import Asker
 from .config import Settings
 from .errors import DataError, UpstreamTimeout
 from .log import logger
@@ -23,10 +25,17 @@ def run_tool(settings: Settings, tool_use: dict[str, Any]) -> dict[str, Any]:
     status = "success"
     content: dict[str, Any]
     try:
-        offered = tools_for(settings)
+        offered, scope = tools_for(settings), tools.read_scope()
+        if name in tools.TOOLS and name not in offered:
+            raise ToolInputError(f"{name} is not available to this caller: {tools.WITHHELD_WHY[scope]}")
         if name not in offered:
             raise ToolInputError("unknown tool; use one of " + ", ".join(offered))
-        content = {"json": offered[name][0](settings, args)}
+        if name in writes.WRITE_TOOLS:
+            content = {"json": offered[name][0](settings, args)}
+        else:
+            tools.check_scope(name, args, scope)
+            result = offered[name][0](settings, args, scope=scope)
+            content = {"json": {**result, "withheld": tools.WITHHELD_WHY[scope]} if scope != "all" else result}
     except ToolInputError as err:
         status, content = "error", {"text": f"Invalid input: {err}"}
     except DataError as err:
@@ -56,20 +65,29 @@ def refused_tool(tool_use: dict[str, Any], reason: str) -> dict[str, Any]:
     return {"toolResult": {"toolUseId": tool_use.get("toolUseId"), "content": [{"text": reason}], "status": "error"}}
 
 
+def read_scope_of(asker: Asker, settings: Settings) -> str:
+    """Decided once per request: a principal (signed-in staff, or the operator's direct invoke) reads
+    everything; an anonymous caller reads what ANONYMOUS_READ_SCOPE allows."""
+    return "all" if asker.principal is not None else settings.anonymous_read_scope
+
+
 def writes_offered(settings: Settings) -> bool:
     return settings.writes_enabled and writes._WRITE_SCOPE.get() is not None
 
 
 def tools_for(settings: Settings) -> dict[str, Any]:
-    return {**tools.TOOLS, **writes.WRITE_TOOLS} if writes_offered(settings) else tools.TOOLS
+    read = tools.TOOLS_BY_SCOPE[tools.read_scope()]
+    return {**read, **writes.WRITE_TOOLS} if writes_offered(settings) else read
 
 
 def tool_config_for(settings: Settings) -> dict[str, Any]:
+    read = tools.TOOL_CONFIG_BY_SCOPE[tools.read_scope()]
     if not writes_offered(settings):
-        return tools.TOOL_CONFIG
-    return {"tools": tools.TOOL_CONFIG["tools"] + [
+        return read
+    return {"tools": read["tools"] + [
         {"toolSpec": {"name": name, "description": spec[1], "inputSchema": spec[2]}} for name, spec in writes.WRITE_TOOLS.items()]}
 
 
 def system_prompt_for(settings: Settings) -> str:
-    return facts.SYSTEM_PROMPT + writes.WRITES_PROMPT if writes_offered(settings) else facts.SYSTEM_PROMPT
+    prompt = facts.SYSTEM_PROMPT + (facts.WITHHELD_PROMPT if tools.read_scope() != "all" else "")
+    return prompt + writes.WRITES_PROMPT if writes_offered(settings) else prompt

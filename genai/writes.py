@@ -23,7 +23,7 @@ from botocore.exceptions import (
     ClientError,
 )
 
-from . import budget, callers, clients, config, dataapi, facts, memory, request, tools
+from . import budget, callers, clients, config, dataapi, facts, markdown, memory, request, tools
 from .config import Settings
 from .errors import DataError, UpstreamTimeout
 from .log import log_token, logger
@@ -36,9 +36,10 @@ _CONFIRM = frozenset("yes y yep confirm confirmed ok okay sure 네 예 응 확�
     "yes please", "yes confirm", "please do", "네 확인", "네 추가해 주세요", "확인했어요", "확인합니다"}
 _CANCEL = frozenset("no n nope cancel stop 아니요 아니오 아니 취소 아뇨".split()) | {
     "no thanks", "cancel it", "취소해", "취소해 주세요", "취소할게요", "하지 마"}
-_PHONE_RE = re.compile(r"[0-9]{1,12}")  # ASCII digits only ("\d" would take fullwidth and Arabic-Indic digits)
+_PHONE_RE = r"[0-9]{1,12}"  # ASCII digits only ("\d" would take fullwidth and Arabic-Indic digits)
 _MAX_ID = 2**31 - 1  # the schema's INTEGER keys
 # Column sizes of the PetClinic schema (VARCHAR lengths).
+_NAME_FIELDS = frozenset({"first_name", "last_name", "name", "pet_name"})  # names: no markup at all
 _LENGTHS = {"first_name": 30, "last_name": 30, "address": 255, "city": 80, "name": 30, "description": 255}
 
 
@@ -83,6 +84,8 @@ def _required_text(args: dict[str, Any], name: str, label: str | None = None) ->
     limit = _LENGTHS.get(name, 255)
     if len(value) > limit:
         raise ToolInputError(f"{label} must be at most {limit} characters")
+    if name in _NAME_FIELDS and markdown.has_markup(value):
+        raise ToolInputError(f"{label} must be a plain name: no markup, links, entities or characters such as < > [ ] ` * _ #")
     return value
 
 
@@ -120,7 +123,7 @@ def validate_owner(settings: Settings, args: dict[str, Any]) -> dict[str, Any]:
     values = {name: _required_text(args, name) for name in ("first_name", "last_name", "address", "city")}
     phone = args.get("telephone")
     phone = re.sub(r"[\s-]", "", phone) if isinstance(phone, str) else phone
-    if not isinstance(phone, str) or not _PHONE_RE.fullmatch(phone):
+    if not isinstance(phone, str) or not re.fullmatch(_PHONE_RE, phone):
         raise ToolInputError("telephone must be 1 to 12 digits (no letters or symbols)")
     return {**values, "telephone": phone}
 
@@ -396,20 +399,22 @@ def _reply(kind: str, language: str, **values: str) -> str:
 
 
 def summarize(kind: str, row: dict[str, Any], language: str) -> str:
-    """What is proposed (the validated values) or was written (the row read back), in the asker's language."""
+    """What is proposed (the validated values) or was written (the row read back), in the asker's
+    language. Every stored value is escaped: the chat page renders this text with marked into innerHTML."""
     ko = language.startswith("ko")
+    v = {name: markdown.escape_text(value) for name, value in row.items()}
     if kind == "add_owner":
-        name = facts.display_name(row["first_name"], row["last_name"])
-        where = f'{row["address"]}, {row["city"]}'
-        return f'보호자 {name} ({where}, 전화 {row["telephone"]})' if ko else f'owner {name} ({where}, tel {row["telephone"]})'
-    owner = row.get("owner") or facts.display_name(row["first_name"], row["last_name"])
+        name = markdown.escape_text(facts.display_name(row["first_name"], row["last_name"]))
+        where = f'{v["address"]}, {v["city"]}'
+        return f'보호자 {name} ({where}, 전화 {v["telephone"]})' if ko else f'owner {name} ({where}, tel {v["telephone"]})'
+    owner = v.get("owner") or markdown.escape_text(facts.display_name(row["first_name"], row["last_name"]))
     if kind == "add_pet":
         if ko:
-            return f'반려동물 {row["name"]} ({row["type"]}, {row["birth_date"]}생) — 보호자 {owner}'
-        return f'pet {row["name"]} ({row["type"]}, born {row["birth_date"]}) for owner {owner}'
+            return f'반려동물 {v["name"]} ({v["type"]}, {v["birth_date"]}생) — 보호자 {owner}'
+        return f'pet {v["name"]} ({v["type"]}, born {v["birth_date"]}) for owner {owner}'
     if ko:
-        return f'{row["pet"]}의 방문 {row["visit_date"]}: {row["description"]} (보호자 {owner})'
-    return f'visit of {row["pet"]} on {row["visit_date"]}: {row["description"]} (owner {owner})'
+        return f'{v["pet"]}의 방문 {v["visit_date"]}: {v["description"]} (보호자 {owner})'
+    return f'visit of {v["pet"]} on {v["visit_date"]}: {v["description"]} (owner {owner})'
 
 
 def settle_pending(settings: Settings, scope: WriteScope, intent: str, language: str) -> tuple[str, dict[str, Any] | None]:
@@ -461,7 +466,7 @@ def settle_pending(settings: Settings, scope: WriteScope, intent: str, language:
         row = execute_write(settings, action)
     except ToolInputError as err:
         _moved(settings, conversation_id, action_id, "failed", "committing")
-        return _reply("refused", language, reason=str(err)), None
+        return _reply("refused", language, reason=markdown.escape_text(str(err))), None
     except CommitUncertain:
         _moved(settings, conversation_id, action_id, "uncertain", "committing")
         return _reply("uncertain", language, summary=summary), None
@@ -472,7 +477,8 @@ def settle_pending(settings: Settings, scope: WriteScope, intent: str, language:
     _moved(settings, conversation_id, action_id, "done", "committing", written)  # if not, retries say "busy"
     logger.info("audit", extra={"audit": {"conversation_id": conversation_id, "action": action["kind"],
                                           "table": WRITE_KINDS[action["kind"]].table, "row_id": row["id"],
-                                          "request_id": request_id, "principal": log_token(scope.principal, 300)}})
+                                          "request_id": request_id, "principal": log_token(scope.principal, 300),
+                                          "read_scope": tools.read_scope()}})
     return _reply("written", language, summary=written), {"action": action["kind"], "id": row["id"]}
 
 

@@ -24,8 +24,8 @@ from local import jsonhttp
 from local.jsonhttp import JsonHandler
 
 LABEL = {
-    "ko": "[오프라인 대체 모델 - Claude 아님] ",
-    "en": "[Offline stand-in model - not Claude] ",
+    "ko": "(오프라인 대체 모델 - Claude 아님) ",
+    "en": "(Offline stand-in model - not Claude) ",
 }
 _GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|안녕|반가워|반갑습니다)", re.IGNORECASE)
 _IN_SCOPE = re.compile(
@@ -40,6 +40,11 @@ _EARLIER = {"ko": "앞선 대화에서 답한 내용입니다: ", "en": "From ea
 _RELATIVE_TIME = re.compile(r"작년|올해|지난|이번 달|어제|오늘|last (year|month|week)|this (year|month|week)|yesterday|today",
                             re.IGNORECASE)
 
+
+# Asks for an owner's contact details; asks only for clinic-level data (answered even under "clinic").
+_ASKS_CONTACT = re.compile(r"phone|telephone|\btel\b|address|where does|live|연락|전화|주소|사는|살아", re.IGNORECASE)
+_CLINIC_LEVEL = re.compile(r"\bvets?\b|veterinar|special|how many|count|number of|type|수의사|전문|몇|종류|통계",
+                           re.IGNORECASE)
 
 _KO_TOTALS = {"owners": "보호자", "pets": "반려동물", "vets": "수의사", "visits": "방문", "pet_types": "동물 종류",
               "specialties": "전문 분야"}
@@ -94,14 +99,18 @@ def _fact_sentences(facts: dict[str, Any], lang: str) -> list[str]:
     out = []
     for pet in facts.get("pets", []):
         visits = "; ".join(f'{v["date"]} {v["description"]}' for v in pet.get("latest_visits", []))
-        out.append(_t(lang, f'{pet["name"]}({pet["type"]})의 보호자는 {pet["owner"]} 님입니다 ({pet["city"]}, 전화 {pet["telephone"]}).',
-                      f'{pet["name"]} ({pet["type"]}) belongs to {pet["owner"]} of {pet["city"]} (tel {pet["telephone"]}).'))
+        tel = pet.get("telephone")  # absent when the caller's read scope withholds it
+        out.append(_t(lang, f'{pet["name"]}({pet["type"]})의 보호자는 {pet["owner"]} 님입니다 ({pet["city"]}'
+                            + (f', 전화 {tel}' if tel else "") + ").",
+                      f'{pet["name"]} ({pet["type"]}) belongs to {pet["owner"]} of {pet["city"]}' + (f' (tel {tel})' if tel else "") + "."))
         if visits:
             out.append(_t(lang, f"최근 방문: {visits}.", f"Latest visits: {visits}."))
     for owner in facts.get("owners", []):
         pets = ", ".join(f'{p["name"]}({p["type"]})' for p in owner["pets"]) or _t(lang, "없음", "none")
-        out.append(_t(lang, f'{owner["name"]} 님: {owner["address"]}, {owner["city"]}, 전화 {owner["telephone"]}; 반려동물: {pets}.',
-                      f'{owner["name"]}: {owner["address"]}, {owner["city"]}, tel {owner["telephone"]}; pets: {pets}.'))
+        where = ", ".join(str(owner[k]) for k in ("address", "city") if owner.get(k))
+        tel = owner.get("telephone")
+        out.append(_t(lang, f'{owner["name"]} 님: {where}' + (f', 전화 {tel}' if tel else "") + f'; 반려동물: {pets}.',
+                      f'{owner["name"]}: {where}' + (f', tel {tel}' if tel else "") + f'; pets: {pets}.'))
     for key, ko, en in (("vets", "수의사", "Vet"), ("vets_with_named_specialty", "해당 분야 수의사", "Vet with that specialty"),
                         ("all_vets", "수의사", "Vet")):
         for vet in facts.get(key, []):
@@ -206,6 +215,10 @@ def _answer(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
                                           "The offline stand-in cannot work out relative periods such as 'last year'; "
                                           "ask with a year such as 2024.")}], "end_turn"
     sentences = _fact_sentences(facts or {}, lang)
+    withheld = (facts or {}).get("withheld")
+    if withheld and (_ASKS_CONTACT.search(question) or (not sentences and "owners, pets" in withheld.get("what", "")
+                                                        and not _CLINIC_LEVEL.search(question))):
+        sentences.append(withheld["tell_the_asker"][lang])  # withheld, not missing: say so
     if sentences:
         return [{"text": LABEL[lang] + " ".join(sentences)}], "end_turn"
     if _GREETING.search(question) and not _IN_SCOPE.search(question):

@@ -8,7 +8,10 @@ moto's DynamoDB server holding the conversation memory and the rate limits (20 q
 minute from one address by default: a burst shows the 429). It also stands in for a Cognito
 authorizer: ``Authorization: Bearer local:<sub>[:<group>,...]`` becomes
 ``requestContext.authorizer.claims``, as API Gateway passes a verified token's claims; any other
-Authorization value gets API Gateway's 401. Dev tooling only; never deployed.
+Authorization value gets API Gateway's 401. What callers without a token may read is
+``--read-scope`` (ANONYMOUS_READ_SCOPE: all, no_contact (the default) or clinic); signed-in callers
+read everything, so one server shows both sides, and a restart with another scope the third.
+Dev tooling only; never deployed.
 
     curl -s localhost:8080/api/genai -H 'Content-Type: application/json' -d '{"question": "Who owns Leo?"}'
 """
@@ -37,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from local.run import FakeContext, JsonLogFormatter, local_endpoints
 
 API_PREFIX = "/api/genai"
+SCOPE_SHOWS = {"all": "everything, contact details included", "no_contact": "names, pets and visits, no address or telephone",
+               "clinic": "vets, specialties, pet types and counts only"}
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway REST's default integration timeout
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -176,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="run without conversation memory")
     parser.add_argument("--no-limits", action="store_true", help="run without the rate limits and the daily cap")
     parser.add_argument("--log-level", default="INFO", help="the function's JSON log lines on stderr")
+    parser.add_argument("--read-scope", choices=("all", "no_contact", "clinic"),
+                        default=os.environ.get("ANONYMOUS_READ_SCOPE") or "no_contact",
+                        help="what callers without a token read (default no_contact); also ANONYMOUS_READ_SCOPE")
     parser.add_argument("--writes", action="store_true", default=os.environ.get("WRITES_ENABLED") == "true",
                         help="offer the write tools (confirmed first; needs memory); also WRITES_ENABLED=true")
     args = parser.parse_args(argv)
@@ -185,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with local_endpoints(args.db, args.bedrock, memory=not args.no_memory, limits=not args.no_limits):
         os.environ["WRITES_ENABLED"] = "true" if args.writes else "false"
+        os.environ["ANONYMOUS_READ_SCOPE"] = args.read_scope
         import lambda_function
 
         server, url = serve(lambda_function.lambda_handler, args.port)
@@ -193,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
               f"  curl -s {url}{API_PREFIX}/chatclient -H 'Content-Type: application/json' -d '\"Who owns Coco?\"'\n"
               f"  curl -s {url}{API_PREFIX}/health\n"
               f"  Writes (--writes) need a signed-in caller: add -H 'Authorization: Bearer local:staff-1'\n"
+              f"  Read scope without a token: {args.read_scope} ({SCOPE_SHOWS[args.read_scope]}); with a token: all.\n"
+              f"    Compare: curl -s {url}{API_PREFIX} -H 'Content-Type: application/json'"
+              f" -d '{{\"question\": \"What is George Franklin\\u0027s phone number?\"}}'  (then add the Authorization header)\n"
+              f"    The other scopes: make serve ANONYMOUS_READ_SCOPE=" + " | ".join(s for s in SCOPE_SHOWS if s != args.read_scope) + "\n"
               f"  A burst shows the rate limit: for i in $(seq 25); do curl -s -o /dev/null -w '%{{http_code}} '"
               f" {url}{API_PREFIX} -H 'Content-Type: application/json' -d '{{\"question\": \"Who owns Leo?\"}}'; done",
               flush=True)

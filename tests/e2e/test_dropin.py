@@ -353,7 +353,9 @@ def test_korean_history_is_bounded_as_the_request_carries_it(gateway: dict[str, 
         table.put_item(TableName=dynamodb.TABLE, Item={
             "conversation_id": {"S": local_run.signed_conversation_id("ko-1")},
             "item": {"S": f"{memory.turn_prefix('')}{now * 1000 + n:013d}#x"},
-            "question": {"S": f"질문 {n}"}, "answer": {"S": "가" * 900}, "expires_at": {"N": str(now + 600)}})
+            "question": {"S": f"질문 {n}"}, "answer": {"S": "가" * 900}, "expires_at": {"N": str(now + 600)},
+            # stored for an anonymous caller under the default scope (a turn without one counts as "all")
+            "scope": {"S": "no_contact"}})
     post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": local_run.signed_conversation_id("ko-1")})
     history = gateway["standin"].requests[-1]["messages"][:-1]
     assert history and len(json.dumps(history)) <= memory.HISTORY_MAX_BYTES

@@ -56,6 +56,7 @@ def stack(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[dict[str, A
         monkeypatch.setattr(limits, "_last_budget", None)
         monkeypatch.setattr(limits, "_local_counts", {})
         monkeypatch.setattr(limits, "_refused_until", {})
+        monkeypatch.setattr(limits, "_settled_budget", None)
         yield endpoints
     scripted.shutdown_all()
 
@@ -217,13 +218,14 @@ def test_one_client_cannot_spend_more_than_its_daily_tokens(stack: dict[str, Any
 
 def test_signed_in_callers_keep_the_last_fifth_of_the_cap(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     set_limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=3000)
-    monkeypatch.setattr(limits, "QUESTION_TOKEN_BOUND", 100)  # this test's bound: room for the stand-in's answers
+    monkeypatch.setattr(limits, "QUESTION_TOKEN_BOUND", 1)  # this test's bound: the cap as it was checked before reservations
     assert statuses([rest_event(viewer="192.0.2.1"), rest_event(viewer="192.0.2.2")]) == [200, 200]  # > 2,400 spent
     refused = call(rest_event(viewer="192.0.2.3"))
     assert refused["statusCode"] == 503 and json.loads(refused["body"])["error"]["code"] == "budget_exhausted"
     signed_in = rest_event(viewer="192.0.2.3")
     signed_in["requestContext"]["authorizer"] = {"claims": {"sub": "staff-sub-1"}}
-    assert call(signed_in)["statusCode"] == 200  # under 3,000: staff still get answers
+    answered = call(signed_in)
+    assert answered["statusCode"] == 200, answered["body"]  # under 3,000: staff still get answers
     assert call({"question": "Who owns Leo?"})["statusCode"] == 503  # now over the whole cap, for everyone
 
 
@@ -381,6 +383,21 @@ def test_questions_sent_by_another_sites_page_are_refused(stack: dict[str, Any],
     assert call(post)["statusCode"] == 200
 
 
+def test_a_deep_health_check_from_another_sites_page_is_refused(stack: dict[str, Any]) -> None:
+    """An attacker kept Aurora awake with GET /api/genai/health?deep=1 from a hostile page: deep health
+    reaches the database, so it obeys the questions' cross-site rule. The shallow check still answers."""
+    deep = {"httpMethod": "GET", "path": "/api/genai/health", "queryStringParameters": {"deep": "1"},
+            "headers": {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example",
+                        "CloudFront-Viewer-Address": "198.51.100.7:1"},
+            "requestContext": {"apiId": "local", "identity": {"sourceIp": "130.176.1.1"}}}
+    statements = stack["data_api"].calls
+    refused = call(deep)
+    assert refused["statusCode"] == 403 and json.loads(refused["body"])["error"]["code"] == "cross_site"
+    assert stack["data_api"].calls == statements  # no statement ran
+    shallow = {**deep, "queryStringParameters": None}
+    assert call(shallow)["statusCode"] == 200
+
+
 def test_a_concurrent_burst_from_one_address_stops_at_its_share(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """An attacker sent twenty questions at once from one address to a model that follows a greedy
     asker (~102k tokens each): all were admitted, the day's 2,000,000 tokens were gone, and another
@@ -406,3 +423,26 @@ def test_a_concurrent_burst_from_one_address_stops_at_its_share(stack: dict[str,
     budget = next(item for item in items() if item["pk"]["S"].startswith("tokens#"))
     assert int(budget["tokens"]["N"]) == 102_000 * (admitted + 2)  # settled to what was used: no hold left
     assert not [name for item in items() for name in item if name.startswith("hold_")]
+
+
+def test_a_spent_cap_refuses_without_a_statement(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attacker found that once the cap was spent, each refused question still ran its prefetch
+    statements (and a table call): a hostile page could keep Aurora awake. Known here, it runs none."""
+    set_limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=1000)
+    monkeypatch.setattr(limits, "QUESTION_TOKEN_BOUND", 100)
+    assert call(rest_event())["statusCode"] == 200  # the stand-in's answer spends more than the cap
+    calls = {"prefetch": 0, "reserve_budget": 0}
+    for owner, name in ((facts, "prefetch"), (limits, "reserve_budget")):
+        real = getattr(owner, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(owner, name, counted)
+    first = call(rest_event(viewer="192.0.2.1"))  # learns that the day is spent
+    assert first["statusCode"] == 503 and json.loads(first["body"])["error"]["code"] == "budget_exhausted"
+    before = dict(calls)
+    for n in range(3):
+        refused = call(rest_event(viewer=f"192.0.2.{n + 2}"))
+        assert refused["statusCode"] == 503 and json.loads(refused["body"])["error"]["code"] == "budget_exhausted"
+    assert calls == before  # no prefetch statement, no table call

@@ -183,7 +183,9 @@ def test_the_metrics_line_is_emf_at_the_top_level(local_stack: dict[str, Any], c
     assert ok["FunctionName"] == "petclinic-genai-test"
     assert (ok["Questions"], ok["ModelCalls"], ok["ToolCalls"], ok["Errors"]) == (1, 2, 1, 0)
     assert ok["InputTokens"] > 0 and ok["OutputTokens"] > 0 and ok["AnswerLatency"] > 0
-    assert len(ok["_aws"]["CloudWatchMetrics"]) == 1 and "ErrorCode" not in ok
+    assert len(ok["_aws"]["CloudWatchMetrics"]) == 2 and "ErrorCode" not in ok
+    # issue 21: the read scope the question was answered under (a direct invoke: "all"), one more dimension
+    assert ok["ReadScope"] == "all" and ok["_aws"]["CloudWatchMetrics"][1]["Dimensions"] == [["FunctionName", "ReadScope"]]
     assert failed["Errors"] == 1 and failed["ErrorCode"] == "empty_question"
     assert failed["_aws"]["CloudWatchMetrics"][1]["Dimensions"] == [["FunctionName", "ErrorCode"]]
 

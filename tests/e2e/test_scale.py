@@ -47,7 +47,7 @@ def scalar(clinic: dict[str, Any], sql: str) -> Any:
 def test_a_common_pet_name_is_counted_and_only_a_few_detailed(clinic: dict[str, Any], settings: config.Settings) -> None:
     total = scalar(clinic, "SELECT COUNT(*) FROM pets WHERE name = 'Max'")
     assert total > facts.PREFETCH_ENTITIES  # the data makes "Max" common
-    found = facts.prefetch(settings, understanding.extract_names("Who owns Max?"))
+    found = facts.prefetch(settings, understanding.extract_names("Who owns Max?"), "all")
     assert {"what": "pets named", "name": "Max", "count": total} in found.doc["counts"]
     assert [pet["name"] for pet in found.doc["pets"]] == ["Max"] * 5  # docs/answering.md's figure, not the constant
     assert found.truncated and "narrow down" in found.doc["notes"][-1]

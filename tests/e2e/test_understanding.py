@@ -39,7 +39,7 @@ def settings_env(local_stack: dict[str, Any]) -> config.Settings:
 def facts_for(settings: config.Settings, question: str) -> dict[str, Any]:
     """The facts document exactly as the first model request carries it."""
     text = facts.build_user_message(request.Question(question, "ko" if understanding.has_hangul(question) else "en"),
-                                 facts.prefetch(settings, understanding.extract_names(question)))["content"][0]["text"]
+                                 facts.prefetch(settings, understanding.extract_names(question), "all"))["content"][0]["text"]
     if "<facts>" not in text:
         return {}
     return json.loads(text.split("<facts>\n", 1)[1].split("\n</facts>", 1)[0])

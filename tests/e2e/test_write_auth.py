@@ -112,6 +112,7 @@ def test_an_authenticated_principal_proposes_and_confirms(stack: dict[str, Any],
     assert pets(stack) == 1
     audit = next(r.audit for r in caplog.records if r.getMessage() == "audit")
     assert audit["principal"].endswith(":" + STAFF) and "vet@example.com" not in caplog.text
+    assert audit["read_scope"] == "all"  # signed-in staff read everything, whatever ANONYMOUS_READ_SCOPE says
 
 
 FORGERIES = {

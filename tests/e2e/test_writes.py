@@ -171,6 +171,10 @@ TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 
 @pytest.mark.parametrize("tool, args, message", [
     ("propose_add_owner", {**OWNER, "first_name": "  "}, "first_name must not be blank"),
+    # markup in a name ran in staff's browser once it was quoted back (an attacker's finding)
+    ("propose_add_owner", {**OWNER, "first_name": "<img src=x onerror=alert(1)>"}, "first_name must be a plain name"),
+    ("propose_add_owner", {**OWNER, "last_name": "![x](https://e.example/p)"}, "last_name must be a plain name"),
+    ("propose_add_pet", {**PET, "name": "[Bella](javascript:alert(1))"}, "name must be a plain name"),
     ("propose_add_owner", {**OWNER, "last_name": "\u200b"}, "last_name must not be blank"),
     ("propose_add_owner", {**OWNER, "address": ""}, "address must not be blank"),
     ("propose_add_owner", {**OWNER, "city": None}, "city must not be blank"),
@@ -281,7 +285,8 @@ def test_one_audit_record_per_write_without_personal_data(stack: dict[str, Any],
     record = audits[0].audit
     assert record == {"conversation_id": local_run.signed_conversation_id("w-1"), "action": "add_owner", "table": "owners",
                       "row_id": done["written"]["id"], "request_id": record["request_id"],
-                      "principal": "invoke:lambda-invoke"}  # a direct invoke: the IAM-authorised operator
+                      "principal": "invoke:lambda-invoke",  # a direct invoke: the IAM-authorised operator
+                      "read_scope": "all"}  # issue 21: the scope the request read under (a writer is signed in)
     logged = " ".join(str(vars(r)) for r in caplog.records)
     for personal in ("Jane", "Doe", "Main St", "6085550000"):
         assert personal not in logged

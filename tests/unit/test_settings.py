@@ -20,7 +20,8 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("DB_SECRET_ARN", SECRET)
     for name in ("DB_NAME", "BEDROCK_MODEL_ID", "BEDROCK_INFERENCE_PROFILE", "MAX_TOOL_ROUNDS", "MAX_OUTPUT_TOKENS",
                  "CONVERSATION_TABLE", "CONVERSATION_IDLE_MINUTES", "CONVERSATION_MAX_TURNS", "API_GATEWAY_BUDGET_MS",
-                 "CORS_ALLOW_ORIGIN", "WRITES_ENABLED", "CONVERSATION_KEY", "ALB_OIDC_AUTH", "ALB_ARN"):
+                 "CORS_ALLOW_ORIGIN", "WRITES_ENABLED", "CONVERSATION_KEY",
+                 "ANONYMOUS_READ_SCOPE", "ALB_OIDC_AUTH", "ALB_ARN"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -34,6 +35,13 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
     assert (settings.memory, settings.writes_enabled, settings.cors_allow_origins) == (False, False, ())
     assert (settings.conversation_idle_minutes, settings.conversation_max_turns) == (60, 5)
     assert settings.api_gateway_budget_ms == 28_000 < 29_000
+    assert settings.anonymous_read_scope == "no_contact"  # issue 21: no contact details for anonymous callers
+
+
+@pytest.mark.parametrize("value, scope", [("all", "all"), ("NO_CONTACT", "no_contact"), (" clinic ", "clinic"), ("", "no_contact")])
+def test_anonymous_read_scope(env: pytest.MonkeyPatch, value: str, scope: str) -> None:
+    env.setenv("ANONYMOUS_READ_SCOPE", value)
+    assert config.Settings.from_env().anonymous_read_scope == scope
 
 
 def test_an_empty_setting_means_its_default(env: pytest.MonkeyPatch) -> None:
@@ -93,6 +101,7 @@ def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:
         ("CONVERSATION_TABLE", "no spaces allowed"),
         ("CONVERSATION_TABLE", "petclinic-dev-genai-conversations"),  # memory on without CONVERSATION_KEY
         ("CORS_ALLOW_ORIGIN", "javascript:alert(1)"),
+        ("ANONYMOUS_READ_SCOPE", "public"),  # a typo must not open (or close) the data silently
     ],
 )
 def test_invalid_configuration_is_a_500_that_names_nothing_secret(

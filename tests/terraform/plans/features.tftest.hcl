@@ -95,6 +95,7 @@ run "defaults" {
       TRUSTED_PROXY_HOPS                 = "1"
       WRITE_GROUPS                       = ""
       ALB_OIDC_AUTH                      = "false"
+      ANONYMOUS_READ_SCOPE               = "no_contact"
       ALB_ARN                            = ""
     })
     error_message = "The function's environment is not the defaults'."
