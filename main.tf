@@ -48,11 +48,17 @@ locals {
     WRITE_GROUPS                       = join(",", var.write_groups)
     ALB_OIDC_AUTH                      = local.alb_oidc_auth ? "true" : "false"
     ANONYMOUS_READ_SCOPE               = var.anonymous_read_scope
+    ALB_ARN                            = local.alb_oidc_auth ? local.alb_arn : ""
   }
 
   # The ALB listener rule signs callers in (authenticate-cognito) only when both are set; the
-  # function trusts the x-amzn-oidc-* headers exactly then.
+  # function then verifies x-amzn-oidc-data (its signature, and that this load balancer signed it)
+  # and trusts the x-amzn-oidc-* headers only when it verifies.
   alb_oidc_auth = var.alb_listener_arn != null && var.alb_authenticate_cognito != null
+  # The load balancer of the listener, the signer its x-amzn-oidc-data must name. A listener's ARN is
+  # its load balancer's with "loadbalancer" -> "listener" and the listener id appended, so no lookup
+  # (data "aws_lb_listener") is needed at plan time.
+  alb_arn = var.alb_listener_arn == null ? "" : join(":loadbalancer/", regex("^(arn:[^:]+:elasticloadbalancing:[^:]+:[0-9]+):listener/(app/[^/]+/[^/]+)/[^/]+$", var.alb_listener_arn))
 
   # AWS managed policies attached to the role. These are the only "*" resources the function
   # gets, each because AWS offers no narrower resource for the action:

@@ -667,7 +667,7 @@ variable "alb_listener_rule_priority" {
 }
 
 variable "alb_authenticate_cognito" {
-  description = "Sign ALB callers in with a Cognito user pool: adds an authenticate-cognito action before the forward action of the listener rule (an HTTPS listener) and sets ALB_OIDC_AUTH = true so the function trusts the x-amzn-oidc-* headers. on_unauthenticated_request: authenticate (redirect to sign-in), deny (401) or allow (pass anonymous callers on without claims). Needs alb_listener_arn."
+  description = "Sign ALB callers in with a Cognito user pool: adds an authenticate-cognito action before the forward action of the listener rule (an HTTPS listener) and sets ALB_OIDC_AUTH = true and ALB_ARN (the listener's load balancer), so the function trusts the x-amzn-oidc-* headers once x-amzn-oidc-data's ES256 signature verifies under the ELB key for its kid and names that load balancer as signer (the function then needs HTTPS egress to public-keys.auth.elb.<region>.amazonaws.com). on_unauthenticated_request: authenticate (redirect to sign-in), deny (401) or allow (pass anonymous callers on without claims). Needs alb_listener_arn."
   type = object({
     user_pool_arn              = string
     user_pool_client_id        = string

@@ -2,5 +2,5 @@
 
 Imports run one way, from the handler down: responses, metrics, model -> toolset -> writes -> tools,
 facts -> limits -> memory -> dataapi -> clients -> callers -> request -> budget -> config -> errors,
-profiles, understanding, log. Nothing here imports the handler. docs/architecture.md has the map.
+profiles, understanding, log, es256. Nothing here imports the handler. docs/architecture.md has the map.
 """

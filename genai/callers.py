@@ -1,29 +1,44 @@
 """Who is asking. The signed-in principal comes only from what API Gateway or the ALB
-wrote (requestContext, never the body; the ALB's identity headers only when the ALB authenticates),
-the client's address from the trusted proxy hop, and cross-site browser requests are refused.
-Keys derived from them are hashes (digest).
+wrote (requestContext, never the body; the ALB's identity headers only when the ALB authenticates,
+and only once x-amzn-oidc-data verifies: ES256 under the ELB's public key for its kid, signed by the
+configured load balancer, unexpired, naming the same sub as x-amzn-oidc-identity), the client's
+address from the trusted proxy hop, and cross-site browser requests are refused. Keys derived from
+them are hashes (digest).
 
-Imports config, errors and request.
+Imports budget, config, errors, es256, log and request.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import re
+import threading
+import time
 from typing import Any, NamedTuple
 
-from . import config
+from . import budget, config, es256
 from .config import Settings
 from .errors import Forbidden
+from .log import logger
 from .request import Call
 
 DIRECT_PRINCIPAL = "lambda-invoke"  # an IAM-authorised direct invoke: the event has no requestContext
 _STABLE_ID_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
-MAX_IDENTITY_HEADER = 16 * 1024
 MAX_FORWARDED_HOPS = 8  # X-Forwarded-For entries read, from the right (TRUSTED_PROXY_HOPS is at most 5)
+
+# Where the ELB publishes the PEM public key of each kid, by the load balancer's partition (the
+# tests point these at a loopback server). The key is fetched once per kid and kept for the instance.
+ELB_KEY_URLS = {
+    "aws": "https://public-keys.auth.elb.{region}.amazonaws.com/",
+    "aws-us-gov": "https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}/",
+}
+_KID_RE = r"[A-Za-z0-9_-]{1,128}"  # a path segment, nothing more (compiled on first use)
+MAX_ALB_KEYS = 16  # kids kept per instance; the ELB rotates its keys rarely
+KEY_FETCH_TIMEOUT_S = 2.0  # and never past the request's deadline
+KEY_RETRY_AFTER_S = 60.0  # a kid whose key could not be fetched is not asked for again before this
+MAX_KEY_BYTES = 4096  # a P-256 PEM is about 180
+_alb_keys: dict[str, tuple[es256.Point | None, float]] = {}  # kid -> (point or None: failed, when)
+_alb_keys_lock = threading.Lock()
 
 
 class Principal(NamedTuple):
@@ -78,17 +93,69 @@ def _from_claims(kind: str, claims: Any) -> Principal | None:
     return Principal(kind, sub, _groups(claims)) if sub else None
 
 
-def _alb_claims(headers: dict[str, str]) -> dict[str, Any]:
-    """The claims of x-amzn-oidc-data (the ALB's signed JWT; the signature is the ALB's to check)."""
-    token = headers.get("x-amzn-oidc-data", "")
-    parts = token.split(".") if len(token) <= MAX_IDENTITY_HEADER else []
-    if len(parts) != 3:
-        return {}
+def _fetch_key(url: str, timeout: float) -> str:
+    """The PEM published at url (urllib is imported on first use: nothing at import)."""
+    import http.client
+    import urllib.request
+
     try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            body = reply.read(MAX_KEY_BYTES + 1)
+    except http.client.HTTPException as err:  # a broken reply; OSError covers the rest (HTTPError too)
+        raise OSError(type(err).__name__) from err
+    if len(body) > MAX_KEY_BYTES:
+        raise ValueError("the key is too large")
+    return body.decode("ascii")
+
+
+def _alb_key(kid: str, settings: Settings) -> es256.Point | None:
+    """The ELB's public key for kid, from this instance's cache or fetched (bounded by the deadline)."""
+    now = time.monotonic()
+    with _alb_keys_lock:
+        cached = _alb_keys.get(kid)
+    if cached is not None and (cached[0] is not None or now - cached[1] < KEY_RETRY_AFTER_S):
+        return cached[0]
+    partition, _, region = settings.alb_arn.split(":")[1:4]
+    timeout = min(KEY_FETCH_TIMEOUT_S, budget.current_deadline().budget_s(config.MODEL_CALL_RESERVE_MS))
+    if partition not in ELB_KEY_URLS or timeout < 0.05:
+        return None
+    point = None
+    try:
+        point = es256.point_from_pem(_fetch_key(ELB_KEY_URLS[partition].format(region=region) + kid, timeout))
+    except (OSError, ValueError) as err:
+        logger.warning("ALB signing key not fetched", extra={"error_code": type(err).__name__})
+    with _alb_keys_lock:
+        if kid not in _alb_keys and len(_alb_keys) >= MAX_ALB_KEYS:  # make room: a failure first, else the oldest
+            failed = [key for key, (found, _) in _alb_keys.items() if found is None]
+            del _alb_keys[failed[0] if failed else next(iter(_alb_keys))]
+        _alb_keys[kid] = (point, now)
+    return point
+
+
+def _unexpired(exp: Any) -> bool:
+    return isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp > time.time()
+
+
+def _alb_principal(headers: dict[str, str], settings: Settings) -> Principal | None:
+    """The ALB's signed-in user, only from a verified x-amzn-oidc-data: the ES256 signature under the
+    ELB key for its kid, the signer this load balancer, not expired, and its sub the same as
+    x-amzn-oidc-identity. Anything short of that is an anonymous caller (never an error)."""
+    identity = headers.get("x-amzn-oidc-identity", "")
+    token = es256.parse(headers.get("x-amzn-oidc-data", ""))
+    if token is None or not identity:
+        return None
+    kid, claims = token.header.get("kid"), token.claims
+    if token.header.get("signer") != settings.alb_arn or not isinstance(kid, str) or not re.fullmatch(_KID_RE, kid):
+        return None
+    if not _unexpired(token.header.get("exp")) or ("exp" in claims and not _unexpired(claims["exp"])):
+        return None
+    if claims.get("sub") != identity:  # checked before the key is fetched and the signature computed
+        return None
+    point = _alb_key(kid, settings)
+    if point is None or not es256.verify_token(token, point):
+        return None
+    sub = _stable_id(claims.get("sub"))
+    return Principal("alb", sub, _groups(claims)) if sub else None
 
 
 def principal_of(event: Any, call: Call, settings: Settings) -> Principal | None:
@@ -107,8 +174,7 @@ def principal_of(event: Any, call: Call, settings: Settings) -> Principal | None
     if call.source.startswith("alb"):
         if not settings.alb_oidc_auth:  # without authentication on the rule, anyone can send these headers
             return None
-        sub = _stable_id(call.headers.get("x-amzn-oidc-identity"))
-        return Principal("alb", sub, _groups(_alb_claims(call.headers))) if sub else None
+        return _alb_principal(call.headers, settings)
     authorizer = context.get("authorizer")
     if not isinstance(authorizer, dict):
         return None
@@ -141,6 +207,19 @@ def _address(text: str) -> str | None:
     return str(ip)
 
 
+def _forwarded_for(event: dict[str, Any], call: Call) -> str:
+    """X-Forwarded-For as the nearest proxy left it. With multi-value headers (the ALB's, when the
+    target group turns them on) that is the last line, the one the ALB appended to; the earlier lines
+    are the client's own (Call.headers keeps a multi-value header's first line)."""
+    multi = event.get("multiValueHeaders")
+    for key, lines in (multi.items() if isinstance(multi, dict) else ()):
+        if isinstance(key, str) and key.lower() == "x-forwarded-for" and isinstance(lines, list):
+            lines = [line for line in lines if isinstance(line, str)]
+            if lines:
+                return lines[-1]
+    return call.headers.get("x-forwarded-for", "")
+
+
 def client_address(event: dict[str, Any], call: Call, settings: Settings) -> str | None:
     """The address the client cannot choose: CloudFront-Viewer-Address (when CloudFront forwards it),
     else the X-Forwarded-For entry the trusted proxies appended, counted from the right; the
@@ -159,7 +238,7 @@ def client_address(event: dict[str, Any], call: Call, settings: Settings) -> str
             return found
     if source != "connection":
         # Read from the right, where the proxies appended: the client can pad the left without bound.
-        parts = call.headers.get("x-forwarded-for", "").rsplit(",", MAX_FORWARDED_HOPS)
+        parts = _forwarded_for(event, call).rsplit(",", MAX_FORWARDED_HOPS)
         if len(parts) > MAX_FORWARDED_HOPS:
             parts = parts[1:]  # the unread rest: client-written
         chain = [hop.strip() for hop in parts if hop.strip()]

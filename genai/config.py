@@ -59,6 +59,9 @@ _MODEL_ID_RE = re.compile(r"(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/
 _TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?")
 _GROUP_RE = re.compile(r"[^\s,]{1,128}")  # a Cognito group name (letters of any script, no spaces)
+# An Application Load Balancer in a partition whose ELB signing keys the function knows where to fetch.
+_ALB_ARN_RE = (r"arn:aws(-us-gov)?:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/app/"
+               r"[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}")  # compiled on first use
 
 
 def _env(name: str, default: str = "") -> str:
@@ -92,6 +95,7 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
     alb_oidc_auth: bool = False  # the ALB authenticates, so its x-amzn-oidc-* headers can be trusted
     conversation_key: str = ""  # signs the conversation ids this function issues (memory on); never logged
     anonymous_read_scope: str = DEFAULT_ANONYMOUS_READ_SCOPE  # one of READ_SCOPES
+    alb_arn: str = ""  # the load balancer whose signature (the signer of x-amzn-oidc-data) is trusted
 
     @property
     def memory(self) -> bool:
@@ -133,6 +137,7 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             alb_oidc_auth=(_env("ALB_OIDC_AUTH") or "false").lower() == "true",
             anonymous_read_scope=(_env("ANONYMOUS_READ_SCOPE", DEFAULT_ANONYMOUS_READ_SCOPE).lower()
                                   or DEFAULT_ANONYMOUS_READ_SCOPE),
+            alb_arn=_env("ALB_ARN"),
         )
         problems = values.problems()
         for switch in ("WRITES_ENABLED", "ALB_OIDC_AUTH"):  # empty (make exports it): off
@@ -173,6 +178,10 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
             found.append("WRITE_GROUPS must be Cognito group names, comma-separated")
         if self.anonymous_read_scope not in READ_SCOPES:
             found.append("ANONYMOUS_READ_SCOPE must be one of " + ", ".join(READ_SCOPES))
+        if self.alb_arn and not re.fullmatch(_ALB_ARN_RE, self.alb_arn):
+            found.append("ALB_ARN must be an Application Load Balancer ARN (aws or aws-us-gov partition)")
+        if self.alb_oidc_auth and not self.alb_arn:
+            found.append("ALB_OIDC_AUTH needs ALB_ARN: the signer of x-amzn-oidc-data is checked against it")
         return found
 
 

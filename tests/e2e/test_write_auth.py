@@ -1,12 +1,15 @@
 """Writes only for an authenticated principal, in the REST v1, HTTP API v2 and ALB shapes, end to end
-through the local endpoints (SQLite, moto's DynamoDB, the stand-in's demo grammar for proposals)."""
+through the local endpoints (SQLite, moto's DynamoDB, the stand-in's demo grammar for proposals).
+The ALB's x-amzn-oidc-data is signed with a test key that a loopback server publishes by kid."""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,18 +18,24 @@ import lambda_function as lf
 from genai import clients, config
 from local import run as local_run
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for alb_keys
+from alb_keys import ALB_ARN, OTHER_ALB_ARN, Signer, elb_keys, unsigned
+
 ADD_PET = "add pet: owner 6, name Bella, type cat, born 2024-03-01"
 STAFF = "0f5a7c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
 OTHER = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
+SIGNER = Signer()  # the ELB's key in these tests
 
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    with local_run.local_endpoints(None, memory=True) as endpoints:
+    with local_run.local_endpoints(None, memory=True) as endpoints, elb_keys(monkeypatch) as (_, keys):
+        keys.publish(SIGNER)
         monkeypatch.setenv("WRITES_ENABLED", "true")
+        monkeypatch.setenv("ALB_ARN", ALB_ARN)
         clients._clients.clear()
         config._settings = None
-        yield endpoints
+        yield {**endpoints, "keys": keys}
 
 
 def rest(question: str, conversation: str, sub: str | None = None, groups: str | None = None) -> dict[str, Any]:
@@ -47,19 +56,19 @@ def http_v2(question: str, conversation: str, sub: str | None = None) -> dict[st
             "requestContext": context, "body": json.dumps({"question": question, "conversation_id": local_run.signed_conversation_id(conversation)})}
 
 
-def alb(question: str, conversation: str, sub: str | None = None) -> dict[str, Any]:
+def alb(question: str, conversation: str, sub: str | None = None, data: str | None = None) -> dict[str, Any]:
     headers = {"content-type": "application/json", "x-forwarded-for": "198.51.100.7, 130.176.1.1"}
     if sub:
-        headers.update({"x-amzn-oidc-identity": sub, "x-amzn-oidc-data": oidc_data({"sub": sub})})
+        headers.update({"x-amzn-oidc-identity": sub, "x-amzn-oidc-data": data or oidc_data({"sub": sub})})
     return {"httpMethod": "POST", "path": "/api/genai", "headers": headers, "isBase64Encoded": False,
             "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:ap-northeast-2:1:tg/x/y"}},
             "body": json.dumps({"question": question, "conversation_id": local_run.signed_conversation_id(conversation)})}
 
 
 def oidc_data(claims: dict[str, Any]) -> str:
-    """The shape of the ALB's x-amzn-oidc-data JWT (header.claims.signature)."""
-    return ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
-                    for part in ({"alg": "ES256"}, claims)) + ".signature"
+    """The ALB's x-amzn-oidc-data: an ES256 JWT signed by the ELB's key (SIGNER), its header naming the kid and
+    this load balancer as signer, its segments padded as the ALB pads them."""
+    return SIGNER.token(claims)
 
 
 SHAPES = {"rest_v1": rest, "http_v2": http_v2, "alb": alb}
@@ -104,6 +113,45 @@ def test_an_authenticated_principal_proposes_and_confirms(stack: dict[str, Any],
     audit = next(r.audit for r in caplog.records if r.getMessage() == "audit")
     assert audit["principal"].endswith(":" + STAFF) and "vet@example.com" not in caplog.text
     assert audit["read_scope"] == "all"  # signed-in staff read everything, whatever ANONYMOUS_READ_SCOPE says
+
+
+FORGERIES = {
+    "unsigned": lambda: unsigned({"sub": STAFF, "cognito:groups": ["admins"]}),  # what used to sign anyone in
+    "another key": lambda: Signer(SIGNER.kid).token({"sub": STAFF}),
+    "another load balancer": lambda: SIGNER.token({"sub": STAFF}, signer=OTHER_ALB_ARN),
+    "expired": lambda: SIGNER.token({"sub": STAFF}, exp=int(time.time()) - 1),
+    "sub is not the identity": lambda: SIGNER.token({"sub": OTHER}),
+    "unknown kid": lambda: Signer("0badc0de-0000-4000-8000-000000000000").token({"sub": STAFF}),
+}
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_an_alb_sign_in_that_does_not_verify_is_anonymous(stack: dict[str, Any], forgery: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22, finding 7: x-amzn-oidc-data was trusted unsigned. Whatever does not verify is an
+    anonymous caller: answered, offered no write tool, and its "yes" writes nothing."""
+    monkeypatch.setenv("ALB_OIDC_AUTH", "true")
+    data = FORGERIES[forgery]()
+    ask(alb(ADD_PET, "forged-1", STAFF, data))
+    ask(alb("yes", "forged-1", STAFF, data))
+    assert offered_write_tools(stack) == set() and pets(stack) == 0
+
+
+def test_the_elb_key_is_fetched_once_for_many_requests(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALB_OIDC_AUTH", "true")
+    assert "Nothing is saved yet" in ask(alb(ADD_PET, "once-1", STAFF))
+    for n in range(3):
+        ask(alb(f"Who owns Leo? ({n})", f"once-{n + 2}", OTHER))
+    assert ask(alb("yes", "once-1", STAFF)).startswith("Done:")
+    assert stack["keys"].hits == [f"/ap-northeast-2/{SIGNER.kid}"]
+
+
+def test_the_elb_key_host_down_means_anonymous_not_an_error(stack: dict[str, Any],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALB_OIDC_AUTH", "true")
+    stack["keys"].failing = True
+    ask(alb(ADD_PET, "down-1", STAFF))  # answered (200), as an anonymous caller
+    assert offered_write_tools(stack) == set() and pets(stack) == 0
 
 
 def test_alb_identity_headers_without_alb_authentication_are_anonymous(stack: dict[str, Any]) -> None:

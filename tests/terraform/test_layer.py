@@ -809,6 +809,22 @@ def test_alb_wiring(probe: Any) -> None:
     assert rule["action"][0]["target_group_arn"] == "${aws_lb_target_group.this[0].arn}"
 
 
+def test_alb_sign_in_names_the_listeners_load_balancer(probe: Any) -> None:
+    """The function checks x-amzn-oidc-data's signer against ALB_ARN: the load balancer of the listener,
+    derived from the listener's ARN, in the form genai/config.py accepts."""
+    environment = main_locals()["lambda_environment"]
+    assert environment["ALB_ARN"] == '${local.alb_oidc_auth ? local.alb_arn : ""}'
+    assert _created(probe)["locals"]["alb_arn"] == ""
+    cognito = {"user_pool_arn": "arn:aws:cognito-idp:ap-northeast-2:123456789012:userpool/ap-northeast-2_AbC123",
+               "user_pool_client_id": "1h57kf5cpq17m0eml12EXAMPLE", "user_pool_domain": "petclinic-staff"}
+    for partition, region in (("aws", "ap-northeast-2"), ("aws-us-gov", "us-gov-west-1")):
+        listener = f"arn:{partition}:elasticloadbalancing:{region}:123456789012:listener/app/web/0123456789abcdef/fedcba98"
+        out = _created(probe, alb_listener_arn=listener, alb_authenticate_cognito=cognito)
+        expected = f"arn:{partition}:elasticloadbalancing:{region}:123456789012:loadbalancer/app/web/0123456789abcdef"
+        assert out["locals"]["alb_oidc_auth"] is True and out["locals"]["alb_arn"] == expected
+        assert re.fullmatch(config._ALB_ARN_RE, expected)
+
+
 def test_every_caller_reaches_the_alias_when_there_is_one() -> None:
     main = main_locals()
     assert main["qualifier"] == "${local.use_alias ? aws_lambda_alias.live[0].name : null}"

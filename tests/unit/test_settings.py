@@ -21,7 +21,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("DB_NAME", "BEDROCK_MODEL_ID", "BEDROCK_INFERENCE_PROFILE", "MAX_TOOL_ROUNDS", "MAX_OUTPUT_TOKENS",
                  "CONVERSATION_TABLE", "CONVERSATION_IDLE_MINUTES", "CONVERSATION_MAX_TURNS", "API_GATEWAY_BUDGET_MS",
                  "CORS_ALLOW_ORIGIN", "WRITES_ENABLED", "CONVERSATION_KEY",
-                 "ANONYMOUS_READ_SCOPE"):
+                 "ANONYMOUS_READ_SCOPE", "ALB_OIDC_AUTH", "ALB_ARN"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -60,6 +60,23 @@ def test_memory_writes_and_cors_settings(env: pytest.MonkeyPatch) -> None:
     assert settings.memory and settings.writes_enabled
     assert settings.cors_allow_origins == ("https://petclinic.example.com", "http://localhost:8080")
     assert settings.api_gateway_budget_ms == 1000  # clamped
+
+
+def test_alb_sign_in_needs_the_load_balancers_arn(env: pytest.MonkeyPatch) -> None:
+    """The signer of x-amzn-oidc-data is checked against ALB_ARN: without it nobody could sign in."""
+    arn = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/web/0123456789abcdef"
+    env.setenv("ALB_OIDC_AUTH", "true")
+    with pytest.raises(errors.ConfigurationError):
+        config.Settings.from_env()
+    for wrong in ("arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:listener/app/web/0123456789abcdef/01",
+                  "arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:loadbalancer/app/web/0123456789abcdef",
+                  arn + "/x", "web"):
+        env.setenv("ALB_ARN", wrong)
+        with pytest.raises(errors.ConfigurationError):
+            config.Settings.from_env()
+    env.setenv("ALB_ARN", arn)
+    settings = config.Settings.from_env()
+    assert settings.alb_oidc_auth and settings.alb_arn == arn
 
 
 def test_numbers_are_clamped(env: pytest.MonkeyPatch) -> None:

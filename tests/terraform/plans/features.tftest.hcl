@@ -95,6 +95,8 @@ run "defaults" {
       TRUSTED_PROXY_HOPS                 = "1"
       WRITE_GROUPS                       = ""
       ALB_OIDC_AUTH                      = "false"
+      ANONYMOUS_READ_SCOPE               = "no_contact"
+      ALB_ARN                            = ""
     })
     error_message = "The function's environment is not the defaults'."
   }
@@ -310,6 +312,10 @@ run "everything_on" {
   assert {
     condition     = one(one([for a in aws_lb_listener_rule.this[0].action : a if a.type == "authenticate-cognito"]).authenticate_cognito).user_pool_arn == "arn:aws:cognito-idp:ap-northeast-2:123456789012:userpool/ap-northeast-2_AbC123"
     error_message = "The rule does not sign in with the given user pool."
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.ALB_ARN == "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/web/0123456789abcdef"
+    error_message = "ALB_ARN is not the load balancer of the listener (the signer x-amzn-oidc-data must name)."
   }
   assert {
     condition     = aws_lb_target_group_attachment.this[0].target_id == "arn:aws:lambda:ap-northeast-2:123456789012:function:petclinic-dev-genai:live" && aws_lambda_permission.alb[0].qualifier == "live"
