@@ -787,3 +787,13 @@ run "invalid_create_dashboard_1" {
 
   expect_failures = [var.create_dashboard]
 }
+
+run "invalid_anonymous_read_scope_1" {
+  command = plan
+
+  variables {
+    anonymous_read_scope = "public"
+  }
+
+  expect_failures = [var.anonymous_read_scope]
+}
