@@ -21,6 +21,7 @@ export PETCLINIC_DB_URL
 export PORT
 export WRITES_ENABLED
 export ANONYMOUS_READ_SCOPE
+export CALLER
 export REPLACE_SAMPLE_DATA
 
 .PHONY: help venv lambda-venv run serve chat lint test check bench eval package docs fmt init plan apply invoke smoke logs clean
@@ -30,7 +31,8 @@ help: ## List the targets
 	@echo '  Variables: Q="question" (run, invoke), BEDROCK=aws (run, serve, chat, eval against real Bedrock; set AWS_REGION), PETCLINIC_DB_URL=mysql://...'
 	@echo '             REPLACE_SAMPLE_DATA=1 (run: DROP the PetClinic tables of PETCLINIC_DB_URL and load the sample)'
 	@echo '             WRITES_ENABLED=true (chat, serve: offer the write tools, confirmed first), PORT=8080 (serve)'
-	@echo '             ANONYMOUS_READ_SCOPE=all|no_contact|clinic (serve: what callers without a token read; default no_contact)'
+	@echo '             ANONYMOUS_READ_SCOPE=all|no_contact|clinic (run, serve: what callers without a token read; default no_contact)'
+	@echo '             CALLER=anonymous|staff|operator (run: who asks; default anonymous, as the chat page'"'"'s visitor)'
 	@echo '             LAMBDA_RUNTIME=python3.13 (package, plan: the runtime the .pyc is built for; default from terraform.tfvars/variables.tf)'
 
 $(VENV)/.installed: requirements.txt

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
 import lambda_function as lf  # noqa: E402
-from genai import clients, config, facts, limits, memory, model, tools, understanding  # noqa: E402
+from genai import callers, clients, config, facts, limits, memory, model, tools, understanding  # noqa: E402
 from local import dataapi, package  # noqa: E402
 from local.run import FakeContext, local_endpoints, seed_event  # noqa: E402
 
@@ -212,7 +212,7 @@ def direct_event(question: str, conversation_id: str | None) -> dict[str, Any]:
 
 def conversation_turn5(meter: Meter) -> dict[str, Any]:
     """The first Converse request at the 5th turn of one conversation (the stand-in's answers as history)."""
-    conversation_id = uuid.uuid4().hex
+    conversation_id = memory.issue_conversation_id(config.settings_once())
     for question in CONVERSATION:
         meter.reset()
         response = lf.lambda_handler(direct_event(question, conversation_id), FakeContext())
@@ -228,7 +228,8 @@ def filled_history(meter: Meter, alphabet: str) -> dict[str, Any]:
     the bound's worst case. botocore writes the request with json.dumps, so a Hangul character
     (3 bytes of UTF-8) travels as a 6-byte \\uXXXX escape."""
     table = config.settings_once().conversation_table
-    conversation_id = uuid.uuid4().hex
+    conversation_id = memory.issue_conversation_id(config.settings_once())
+    operator = memory.turn_asker_id(callers.Asker(callers.OPERATOR, None))  # a direct invoke asks
     width = len(alphabet[0].encode())
     per_turn = memory.HISTORY_MAX_BYTES // 4 // width - 1  # characters of question + answer per turn
     dynamodb = clients.client("dynamodb")
@@ -236,8 +237,8 @@ def filled_history(meter: Meter, alphabet: str) -> dict[str, Any]:
     for turn in range(4):
         text = (alphabet * per_turn)[:per_turn]
         dynamodb.put_item(TableName=table, Item={
-            "conversation_id": {"S": conversation_id}, "item": {"S": f"{memory.TURN_PREFIX}{int(now * 1000) + turn:013d}#b"},
-            "question": {"S": text[:60]}, "answer": {"S": text[60:]}, "expires_at": {"N": str(int(now) + 3600)}})
+            "conversation_id": {"S": conversation_id}, "item": {"S": f"{memory.turn_prefix(operator)}{int(now * 1000) + turn:013d}#b"},
+            "asker": {"S": operator}, "question": {"S": text[:60]}, "answer": {"S": text[60:]}, "expires_at": {"N": str(int(now) + 3600)}})
     meter.reset()
     response = lf.lambda_handler(direct_event(QUESTIONS[0][1], conversation_id), FakeContext())
     assert response["statusCode"] == 200, response["body"]

@@ -76,10 +76,12 @@ def _text_attr(item: dict[str, Any], name: str) -> str:
 
 def turn_asker_id(asker: Asker) -> str:
     """Who a turn belongs to: a signed-in principal's turns, and the operator's (direct invokes), are
-    shown to that principal only, so a conversation id that leaks shows a stranger nothing of them.
-    Anonymous callers share "" (they cannot be told apart)."""
+    shown to that principal only, and an anonymous caller's to the same client address (hashed), so
+    a conversation id that leaks shows a stranger nothing of them. "" only for a caller with neither."""
     principal = asker.principal
-    return "" if principal is None else callers._digest(principal.label)
+    if principal is not None:
+        return callers._digest(principal.label)
+    return callers._digest(asker.client_key) if asker.client_key else ""
 
 
 def turn_prefix(asker_id: str) -> str:

@@ -2,8 +2,10 @@
 
 Starts the local Data API (SQLite by default, or MySQL/MariaDB with --db mysql://...) and, unless
 --bedrock aws, the offline model stand-in; points boto3 at them through
-AWS_ENDPOINT_URL_RDS_DATA / AWS_ENDPOINT_URL_BEDROCK_RUNTIME; invokes ``lambda_handler`` with the
-seed's API-Gateway-shaped event; prints the response; stops the servers.
+AWS_ENDPOINT_URL_RDS_DATA / AWS_ENDPOINT_URL_BEDROCK_RUNTIME; invokes ``lambda_handler`` as the
+chat page's visitor asks through CloudFront and API Gateway (an anonymous REST event; --caller staff
+signs in, --caller operator sends the seed's bare payload, a direct invoke); prints the response;
+stops the servers.
 """
 
 from __future__ import annotations
@@ -135,8 +137,22 @@ def local_endpoints(db_url: str | None, bedrock: str = "local", load: bool = Tru
 
 
 def seed_event(question: str) -> dict[str, Any]:
-    """The payload the seed README's ``aws lambda invoke`` example sends."""
+    """The payload the seed README's ``aws lambda invoke`` example sends (a direct invoke: the operator)."""
     return {"body": json.dumps({"question": question}, ensure_ascii=False)}
+
+
+def api_event(question: str, staff: str | None = None) -> dict[str, Any]:
+    """The REST (payload 1.0) event API Gateway sends for a question from the chat page behind
+    CloudFront: anonymous, or signed in through a Cognito authorizer as ``staff`` (its sub)."""
+    context: dict[str, Any] = {"apiId": "local", "stage": "v1", "identity": {"sourceIp": "130.176.1.1"}}
+    if staff:
+        context["authorizer"] = {"claims": {"sub": staff}}
+    return {"httpMethod": "POST", "path": "/api/genai", "requestContext": context,
+            "headers": {"Content-Type": "application/json", "CloudFront-Viewer-Address": "198.51.100.7:50123"},
+            "body": json.dumps({"question": question}, ensure_ascii=False)}
+
+
+CALLERS = {"anonymous": lambda q: api_event(q), "staff": lambda q: api_event(q, "local-staff"), "operator": seed_event}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                         default=os.environ.get("REPLACE_SAMPLE_DATA", "").lower() in ("1", "true", "yes"),
                         help="DROP the PetClinic tables of --db and load the sample rows (default: a database"
                              " that has PetClinic tables is used as it is, never changed); env REPLACE_SAMPLE_DATA=1")
+    parser.add_argument("--caller", choices=tuple(CALLERS), default=os.environ.get("CALLER") or "anonymous",
+                        help="anonymous: the chat page's visitor (default; reads within ANONYMOUS_READ_SCOPE); "
+                             "staff: signed in; operator: the seed's direct invoke (env CALLER)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -161,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
         worst = 0
         for question in questions:
-            response = lambda_function.lambda_handler(seed_event(question), FakeContext())
+            response = lambda_function.lambda_handler(CALLERS[args.caller](question), FakeContext())
             print(json.dumps(response, ensure_ascii=False, indent=2))
             body = json.loads(response["body"])
             print("\n" + (body.get("answer") or json.dumps(body.get("error"), ensure_ascii=False)))

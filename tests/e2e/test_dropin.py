@@ -348,14 +348,17 @@ def test_conversation_on_mariadb(monkeypatch: pytest.MonkeyPatch, mysql_url: str
 
 def test_korean_history_is_bounded_as_the_request_carries_it(gateway: dict[str, Any]) -> None:
     """botocore escapes each Hangul character as \\uXXXX (6 bytes): the bound counts what is sent."""
-    table, now = boto3.client("dynamodb"), int(time.time())
+    table, now, conversation = boto3.client("dynamodb"), int(time.time()), local_run.signed_conversation_id("ko-1")
+    post_json(gateway["base"], {"question": "Hello", "conversation_id": conversation})  # this caller's first turn
+    (first,) = stored_turns(conversation)
+    prefix, asker = first["item"]["S"].rsplit("#", 2)[0] + "#", first["asker"]["S"]  # whose turns these are
     for n in range(5):
         table.put_item(TableName=dynamodb.TABLE, Item={
-            "conversation_id": {"S": local_run.signed_conversation_id("ko-1")},
-            "item": {"S": f"{memory.turn_prefix('')}{now * 1000 + n:013d}#x"},
-            "question": {"S": f"질문 {n}"}, "answer": {"S": "가" * 900}, "expires_at": {"N": str(now + 600)},
+            "conversation_id": {"S": conversation}, "item": {"S": f"{prefix}{now * 1000 + n:013d}#x"},
+            "asker": {"S": asker}, "question": {"S": f"질문 {n}"}, "answer": {"S": "가" * 900},
+            "expires_at": {"N": str(now + 600)},
             # stored for an anonymous caller under the default scope (a turn without one counts as "all")
             "scope": {"S": "no_contact"}})
-    post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": local_run.signed_conversation_id("ko-1")})
+    post_json(gateway["base"], {"question": "Who owns Leo?", "conversation_id": conversation})
     history = gateway["standin"].requests[-1]["messages"][:-1]
     assert history and len(json.dumps(history)) <= memory.HISTORY_MAX_BYTES

@@ -87,7 +87,7 @@ def rest(question: str, conversation: str | None = None, sub: str | None = None)
     context: dict[str, Any] = {"apiId": "local", "stage": "v1", "identity": {"sourceIp": "198.51.100.7"}}
     if sub:
         context["authorizer"] = {"claims": {"sub": sub}}
-    body = {"question": question, **({"conversation_id": conversation} if conversation else {})}
+    body = {"question": question, **({"conversation_id": local_run.signed_conversation_id(conversation)} if conversation else {})}
     return {"httpMethod": "POST", "path": "/api/genai", "headers": {"Content-Type": "application/json"},
             "requestContext": context, "body": json.dumps(body, ensure_ascii=False)}
 
@@ -279,19 +279,17 @@ def test_a_parameter_no_schema_offers_is_refused_below_all(stack: dict[str, Any]
 @pytest.mark.parametrize("scope", SCOPES)
 def test_history_never_carries_what_the_scope_withholds(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
                                                         scope: str) -> None:
-    """Anonymous callers and the operator's direct invokes share the asker id "": the operator's
-    answer (with a telephone number) in a conversation whose id an anonymous caller sends is not
-    given back to a narrower scope; nor is a turn stored before ANONYMOUS_READ_SCOPE narrowed."""
+    """The operator's answer (with a telephone number) in a conversation whose id an anonymous caller
+    sends is not given back to that caller, in any scope (the operator's turns are the operator's);
+    nor is a turn stored before ANONYMOUS_READ_SCOPE narrowed (below)."""
     use_scope(monkeypatch, scope)
-    ask({"question": "What is George Franklin's phone number?", "conversation_id": "shared-1"})  # direct invoke
+    ask({"question": "What is George Franklin's phone number?",
+         "conversation_id": local_run.signed_conversation_id("shared-1")})  # direct invoke
     ask(rest("What is George Franklin's phone number?", "shared-1", STAFF))  # staff: its own turns only
     capture = Capture()
     ask(rest("And where does he live?", "shared-1"))
     history = json.dumps(capture.sent[0]["messages"][:-1], ensure_ascii=False)
-    if scope == "all":
-        assert FRANKLIN_TEL in history  # the operator's turn, as before
-    else:
-        assert history == "[]" and FRANKLIN_TEL not in capture.text()
+    assert history == "[]" and FRANKLIN_TEL not in capture.text()  # neither the operator's turn nor staff's
     ask(rest("What is George Franklin's phone number?", "shared-1", STAFF))
     assert FRANKLIN_TEL in json.dumps(capture.sent[-1]["messages"][:-1])  # staff's own history, in full
 

@@ -221,3 +221,16 @@ def test_the_operators_turns_are_given_back_to_the_operator_only(stack: dict[str
     ask({"question": "And her phone?", "conversation_id": conversation})  # the operator again: its own history
     operator_history = json.dumps(stack["standin"].requests[-1]["messages"], ensure_ascii=False)
     assert "9090" in operator_history and "Where does she live?" not in operator_history
+
+
+def test_anonymous_callers_at_other_addresses_do_not_read_each_others_turns(stack: dict[str, Any]) -> None:
+    """A reviewer posted another visitor's conversation id (it is in the JSON body a page script can
+    read) from a second address and got that visitor's history: anonymous turns now belong to the
+    (hashed) client address that asked them."""
+    ask(rest("Who owns Leo? My locker code is 5151.", "visitor-1"))
+    other = rest("And who else?", "visitor-1")
+    other["requestContext"]["identity"]["sourceIp"] = "203.0.113.77"
+    ask(other)
+    assert "5151" not in json.dumps(stack["standin"].requests[-1]["messages"])
+    ask(rest("Where does he live?", "visitor-1"))  # the first visitor again: its own history
+    assert "5151" in json.dumps(stack["standin"].requests[-1]["messages"])

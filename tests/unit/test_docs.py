@@ -156,3 +156,13 @@ def test_the_readme_maps_every_module_in_import_order() -> None:
     for at, name in enumerate(listed):
         above = set(listed[:at + 1])
         assert not _imports(name) & above, f"{name} imports {sorted(_imports(name) & above)}, listed above it"
+
+
+def test_the_cloudfront_snippet_forwards_the_cookie_the_function_sets() -> None:
+    """A reviewer followed the allow-list in docs/internet.md: it named the cookie before its __Host-
+    prefix, CloudFront dropped the real one, and every question started a new conversation."""
+    from genai import memory
+
+    text = (ROOT / "docs" / "internet.md").read_text(encoding="utf-8")
+    named = set(re.findall(r'"([\w-]*petclinic_genai_conversation)"', text))
+    assert named == {memory.COOKIE_NAME}
