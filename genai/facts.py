@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from . import clients, dataapi, tools, understanding
+from . import clients, dataapi, textnorm, tools, understanding
 from .config import Settings
 from .request import Question
 from .understanding import Names
@@ -253,7 +253,7 @@ def _count_facts(rows: list[dict[str, Any]], facts: Facts, names: Names) -> None
             facts.doc.setdefault("period", {}).update(
                 {"from": names.period[0].isoformat(), "to": names.period[1].isoformat(), "visits": n})
         else:
-            facts.matched.add(str(name).lower())
+            facts.matched.add(textnorm.fold(str(name)))
             facts.add("counts", {"what": kind, "name": name, "count": n})
     for key in aggregate_keys.values():
         if len(facts.doc.get(key, {})) > PREFETCH_GROUPS:
@@ -304,7 +304,7 @@ def _pet_facts(rows: list[dict[str, Any]], facts: Facts, hidden: tuple[str, ...]
             item = {"name": pet["pet"], "type": pet["type"], "born": pet["birth_date"],
                     "owner": display_name(pet["first_name"], pet["last_name"]), "city": pet["city"]}
             if matched_by == "name":
-                facts.matched.add(str(pet["pet"]).lower())
+                facts.matched.add(textnorm.fold(str(pet["pet"])))
                 item.update(_contact(pet, hidden))
                 item["latest_visits"] = visits[:PREFETCH_VISITS]
                 if len(visits) > PREFETCH_VISITS:
@@ -328,7 +328,7 @@ def _people_facts(rows: list[dict[str, Any]], facts: Facts, hidden: tuple[str, .
             first, last = person["first_name"], person["last_name"]
             if matched_by == "name":
                 for part in (first, last, f"{last}{first}", f"{first}{last}", f"{first} {last}", f"{last} {first}"):
-                    facts.matched.add(str(part).lower())
+                    facts.matched.add(textnorm.fold(str(part)))
             item: dict[str, Any] = {"name": display_name(first, last)}
             if kind == "owner":
                 if matched_by == "name":
@@ -341,10 +341,11 @@ def _people_facts(rows: list[dict[str, Any]], facts: Facts, hidden: tuple[str, .
 
 
 def _not_found(names: Names, facts: Facts) -> None:
-    """Only name-like terms none of whose forms matched anything anywhere are reported, with where and how."""
+    """Only name-like terms none of whose forms matched anything anywhere are reported, with where and how.
+    Compared folded, as the database compares ("Zoe" matched "Zoë")."""
     matched = facts.matched | {word for name in facts.matched for word in name.split()}
     for term, forms in names.name_like:
-        if any(form.lower() in matched for form in forms):
+        if any(textnorm.fold(form) in matched for form in forms):
             continue
         hangul = understanding.has_hangul(term)
         facts.add("not_found", {
