@@ -217,7 +217,12 @@ def ask(lf: Any, capture: Capture, question: dict[str, Any], known: set[str]) ->
         "family": question.get("family"),
         "status": response["statusCode"], "grounded": not missing, "missing": missing,
         "earlier_turns": earlier, "memory_missing": len(turns) > 1 and earlier < len(turns) - 1,
-        "false_not_found": false_not_found, "first_bytes": len(capture.bedrock[0]) if capture.bedrock else 0,
+        "false_not_found": false_not_found,
+        # the typo pass ran (one more statement): a Latin name-like term of 4+ letters matched nothing exactly
+        "typo_pass": bool(facts.get("did_you_mean")) or any(
+            len(str(e.get("term", ""))) >= 4 and not re.search("[\uac00-\ud7a3]", str(e.get("term", "")))
+            for e in facts.get("not_found", [])),
+        "first_bytes": len(capture.bedrock[0]) if capture.bedrock else 0,
         "model_calls": usage.get("model_calls", len(capture.bedrock)), "data_calls": capture.data_calls,
         "answer": answer, "answer_missing": [f for f in question["required"] if not fact_present(f, answer, in_facts=False)],
         "answer_forbidden": [f for f in question.get("forbidden", []) if fact_present(f, answer, in_facts=False)],
