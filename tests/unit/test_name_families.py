@@ -116,3 +116,25 @@ def test_visit_descriptions(question: str, term: str) -> None:
 
 def test_no_visit_terms_in_a_plain_name_question() -> None:
     assert extract_names("Who owns Leo?").visit_terms == ()
+
+
+# The read scope: below "all" nobody is looked up by telephone or address (docs/internet.md).
+@pytest.mark.parametrize("question", ["Whose number is 010-1234-5678?", "Who lives at 12 Elm Street?",
+                                      "전화번호 끝자리 1023인 보호자는?"])
+def test_contact_lookups_only_in_scope_all(question: str) -> None:
+    from genai import facts
+
+    names = extract_names(question)
+    everything = " ".join(sql for sql, _ in facts._prefetch_sql(names, "all").values())
+    assert "x.telephone" in everything or "x.address" in everything
+    for scope in ("no_contact", "clinic"):
+        statements = facts._prefetch_sql(names, scope).values()
+        assert not any("x.telephone" in sql or "x.address" in sql for sql, _ in statements), scope
+
+
+def test_contact_lookup_params_are_bound_never_inlined() -> None:
+    from genai import facts
+
+    sql, params = facts._prefetch_sql(extract_names("Whose number is 010-1234-5678? ends in 5678"), "all")["people"]
+    assert "01012345678" not in sql and "5678" not in sql
+    assert params["ph0"] == "01012345678"
