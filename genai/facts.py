@@ -99,7 +99,7 @@ def _prefetch_sql(names: Names, scope: str = "all") -> dict[str, tuple[str, dict
     period: dict[str, Any] = {}
     if names.period:
         period = {"d0": names.period[0], "d1": names.period[1]}
-    visit = {"vdesc": f"%{names.visit_terms[0]}%"} if names.visit_terms else {}
+    visit = {"vdesc": f"%{names.visit_terms[0]}%", "vrows": 4 * PREFETCH_LIST} if names.visit_terms else {}
     statements: dict[str, tuple[str, dict[str, Any]]] = {}
     pet_cols = "p.id, p.name, p.birth_date, p.type_id, p.owner_id"
     members = _members(
@@ -112,9 +112,10 @@ def _prefetch_sql(names: Names, scope: str = "all") -> dict[str, tuple[str, dict
                        " (SELECT w.pet_id FROM visits w WHERE w.visit_date >= :d0 AND w.visit_date <= :d1)"
                        " ORDER BY p.id LIMIT :many"),
         # "rabies shot", "광견병 접종": pets with a visit whose description holds the word (newest first)
+        # (the newest matching visits first, walking the date index; a derived table, as MySQL wants for a LIMIT in IN)
         (bool(visit) and records, f"SELECT 'visit' AS matched_by, {pet_cols} FROM pets p WHERE p.id IN"
-                                  " (SELECT w.pet_id FROM visits w WHERE w.description LIKE :vdesc)"
-                                  " ORDER BY p.id LIMIT :many"),
+                                  " (SELECT r.pet_id FROM (SELECT w.pet_id FROM visits w WHERE w.description LIKE :vdesc"
+                                  " ORDER BY w.visit_date DESC, w.id DESC LIMIT :vrows) r) ORDER BY p.id LIMIT :many"),
     )
     if members:
         statements["pets"] = (
