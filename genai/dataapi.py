@@ -45,6 +45,31 @@ def _sql_parameter(name: str, value: Any) -> dict[str, Any]:
     return {"name": name, "value": {"stringValue": str(value)}}
 
 
+RESULT_LIMIT = 1024 * 1024  # the Data API refuses a result set larger than 1 MiB; a bigger body is not its answer
+_FIELD_OVERHEAD = 16  # bytes of JSON around one field's value ({"stringValue":"..."},)
+
+
+def _result_bytes(response: dict[str, Any], limit: int = RESULT_LIMIT) -> int:
+    """The body's size: Content-Length when botocore kept the HTTP headers, else a lower bound counted
+    from the records (each value's text plus the JSON around it), stopping once past ``limit``."""
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) if isinstance(response.get(
+        "ResponseMetadata"), dict) else {}
+    length = headers.get("content-length") if isinstance(headers, dict) else None
+    if isinstance(length, str) and length.isdigit():
+        return int(length)
+    total = 0
+    records = response.get("records")
+    for record in records if isinstance(records, list) else ():
+        for field in record if isinstance(record, list) else ():
+            total += _FIELD_OVERHEAD
+            if isinstance(field, dict):
+                for value in field.values():
+                    total += len(value) if isinstance(value, (str, bytes, list)) else 8
+        if total > limit:
+            break
+    return total
+
+
 _SCALARS: dict[str, tuple[type, ...]] = {"stringValue": (str,), "longValue": (int,), "doubleValue": (int, float),
                                          "booleanValue": (bool,)}
 
@@ -100,6 +125,8 @@ def decode_records(response: Any) -> list[dict[str, Any]]:
     metadata (botocore turns an unparsable body into one) is malformed, not "no rows"."""
     if not isinstance(response, dict) or ("records" not in response and "columnMetadata" not in response):
         raise _bad_data("response has no result set")
+    if _result_bytes(response) > RESULT_LIMIT:  # the real service never sends one: not an answer to trust
+        raise _bad_data("result larger than the Data API's 1 MiB")
     metadata, records = response.get("columnMetadata", []), response.get("records", [])
     if not isinstance(metadata, list) or not isinstance(records, list):
         raise _bad_data("columnMetadata or records is not a list")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from . import clients, dataapi, tools, understanding
+from . import clients, dataapi, textnorm, tools, understanding
 from .config import Settings
 from .request import Question
 from .understanding import Names
@@ -24,6 +24,11 @@ PREFETCH_ROWS = 48  # joined rows per statement (a pet's visits, an owner's pets
 PREFETCH_VISITS = 3  # most recent visits shown per pet
 PREFETCH_LIST = 8  # records listed for a named city, pet type, specialty, period, or "the vets"
 PREFETCH_GROUPS = 12  # groups of a per-city / per-type / per-specialty count
+FUZZY_MIN_LETTERS = 4  # the typo pass looks at Latin name-like terms this long or longer
+FUZZY_TERMS = 2  # terms per question
+FUZZY_CANDIDATES = 60  # distinct names per column in a term's window (first letter, length -1 .. +2)
+FUZZY_ROWS = 400  # rows of the typo statement
+FUZZY_SUGGESTIONS = 3  # "did you mean" names per term
 
 
 SYSTEM_PROMPT = """You are the assistant of a veterinary clinic (Spring PetClinic). You answer staff questions \
@@ -94,6 +99,7 @@ def _prefetch_sql(names: Names, scope: str = "all") -> dict[str, tuple[str, dict
     period: dict[str, Any] = {}
     if names.period:
         period = {"d0": names.period[0], "d1": names.period[1]}
+    visit = {"vdesc": f"%{names.visit_terms[0]}%", "vrows": 4 * PREFETCH_LIST} if names.visit_terms else {}
     statements: dict[str, tuple[str, dict[str, Any]]] = {}
     pet_cols = "p.id, p.name, p.birth_date, p.type_id, p.owner_id"
     members = _members(
@@ -105,6 +111,11 @@ def _prefetch_sql(names: Names, scope: str = "all") -> dict[str, tuple[str, dict
         (bool(period) and records, f"SELECT 'period' AS matched_by, {pet_cols} FROM pets p WHERE p.id IN"
                        " (SELECT w.pet_id FROM visits w WHERE w.visit_date >= :d0 AND w.visit_date <= :d1)"
                        " ORDER BY p.id LIMIT :many"),
+        # "rabies shot", "광견병 접종": pets with a visit whose description holds the word (newest first)
+        # (the newest matching visits first, walking the date index; a derived table, as MySQL wants for a LIMIT in IN)
+        (bool(visit) and records, f"SELECT 'visit' AS matched_by, {pet_cols} FROM pets p WHERE p.id IN"
+                                  " (SELECT r.pet_id FROM (SELECT w.pet_id FROM visits w WHERE w.description LIKE :vdesc"
+                                  " ORDER BY w.visit_date DESC, w.id DESC LIMIT :vrows) r) ORDER BY p.id LIMIT :many"),
     )
     if members:
         statements["pets"] = (
@@ -113,8 +124,9 @@ def _prefetch_sql(names: Names, scope: str = "all") -> dict[str, tuple[str, dict
             f" FROM ({members}) m JOIN types t ON t.id = m.type_id JOIN owners o ON o.id = m.owner_id"
             " LEFT JOIN visits v ON v.pet_id = m.id AND (m.matched_by = 'name'"
             + (" OR (m.matched_by = 'period' AND v.visit_date >= :d0 AND v.visit_date <= :d1)" if period else "")
+            + (" OR (m.matched_by = 'visit' AND v.description LIKE :vdesc)" if visit else "")
             + ") ORDER BY m.matched_by, m.name, m.id, v.visit_date DESC LIMIT :rows",
-            {**params, **period, **limits, "rows": PREFETCH_ROWS + 1},
+            {**params, **period, **visit, **limits, "rows": PREFETCH_ROWS + 1},
         )
     pair_clauses = []
     pair_params: dict[str, Any] = {}
@@ -123,16 +135,31 @@ def _prefetch_sql(names: Names, scope: str = "all") -> dict[str, tuple[str, dict
                             f" OR (x.first_name = :ln{i} AND x.last_name = :fn{i})")
         pair_params.update({f"ln{i}": family, f"fn{i}": given})
     by_name = f"x.first_name IN ({in_list}) OR x.last_name IN ({in_list}){''.join(pair_clauses)}"
+    contact_lookup = scope == "all"  # below "all" no owner is searched by address or telephone
+    phones = list(names.phones) if contact_lookup else []
+    phone_list, phone_params = dataapi.placeholders("ph", phones)
+    suffix = {"sfx": names.phone_suffix, "sfx_at": -len(names.phone_suffix)} if contact_lookup and names.phone_suffix else {}
+    address = {"addr": names.address} if contact_lookup and names.address else {}
+    stems = list(names.specialty_stems)
+    stem_params = {f"sp{i}": stem + "%" for i, stem in enumerate(stems)}
     owners = _members(
         # No ORDER BY inside these members: with one, SQLite scans the table in id order instead of
         # using the name and city indexes (test_scale checks the plans); the output is ordered outside.
         (named and records, f"SELECT 'name' AS matched_by, x.id FROM owners x WHERE {by_name} LIMIT :few"),
         (named and records, f"SELECT 'city' AS matched_by, x.id FROM owners x WHERE x.city IN ({in_list}) LIMIT :many"),
+        # By telephone (digits as stored, or how the number ends) and by street address: scope "all" only.
+        (bool(phones), f"SELECT 'telephone' AS matched_by, x.id FROM owners x WHERE x.telephone IN ({phone_list})"
+                       " LIMIT :few"),
+        (bool(suffix), "SELECT 'telephone' AS matched_by, x.id FROM owners x WHERE SUBSTR(x.telephone, :sfx_at) = :sfx"
+                       " LIMIT :few"),
+        (bool(address), "SELECT 'address' AS matched_by, x.id FROM owners x WHERE x.address LIKE :addr LIMIT :few"),
     )
     vets = _members(
         (named, f"SELECT 'name' AS matched_by, x.id FROM vets x WHERE {by_name} LIMIT :few"),
-        (named, "SELECT 'specialty' AS matched_by, x.vet_id AS id FROM specialties y JOIN vet_specialties x"
-                f" ON x.specialty_id = y.id WHERE y.name IN ({in_list}) ORDER BY x.vet_id LIMIT :many"),
+        (named or bool(stems), "SELECT 'specialty' AS matched_by, x.vet_id AS id FROM specialties y JOIN vet_specialties x"
+                " ON x.specialty_id = y.id WHERE " + " OR ".join(
+                    ([f"y.name IN ({in_list})"] if named else []) + [f"y.name LIKE :sp{i}" for i in range(len(stems))])
+                + " ORDER BY x.vet_id LIMIT :many"),
         (names.vets, "SELECT 'all' AS matched_by, x.id FROM vets x ORDER BY x.last_name, x.first_name, x.id LIMIT :many"),
     )
     people = []
@@ -152,7 +179,8 @@ def _prefetch_sql(names: Names, scope: str = "all") -> dict[str, tuple[str, dict
         statements["people"] = (
             " UNION ALL ".join(people) + " ORDER BY kind, matched_by, last_name, first_name, person_id, detail"
             " LIMIT :rows",
-            {**params, **pair_params, "few": limits["few"], "many": limits["many"], "rows": PREFETCH_ROWS + 1},
+            {**params, **pair_params, **phone_params, **suffix, **address, **stem_params, "few": limits["few"],
+             "many": limits["many"], "rows": PREFETCH_ROWS + 1},
         )
     totals = names.totals and not period  # a period's question gets the period's count, never all-time totals
     group = "SELECT {kind} AS kind, {label} AS name, {n} AS n FROM {source} GROUP BY {label} ORDER BY n DESC, name LIMIT :groups"
@@ -194,7 +222,8 @@ class Facts:
 
     def __init__(self) -> None:
         self.doc: dict[str, Any] = {}
-        self.matched: set[str] = set()
+        self.matched: set[str] = set()  # folded names that matched (textnorm.fold)
+        self.fuzzy: set[str] = set()  # name-like terms that only the typo pass matched ("did you mean")
         self.truncated = False
 
     def add(self, key: str, item: Any) -> None:
@@ -232,7 +261,11 @@ def prefetch(settings: Settings, names: Names, scope: str) -> Facts:
     hidden = tools.withheld_fields(scope)
     _pet_facts(rows.get("pets", []), facts, hidden)
     _people_facts(rows.get("people", []), facts, hidden)
+    if scope != "all" and (names.phones or names.phone_suffix or names.address):
+        facts.note("The question looks an owner up by telephone number or address; that lookup is withheld from"
+                   " this caller (see withheld), so nothing was searched: never say no such owner exists.")
     if scope != "clinic":  # a name is not "not found" where it was never searched (owners, pets)
+        _fuzzy_pass(settings, names, facts, scope)
         _not_found(names, facts)
     if facts.truncated:
         facts.note(f"Only the first {PREFETCH_ENTITIES} matches per name and {PREFETCH_LIST} per city, type,"
@@ -253,7 +286,7 @@ def _count_facts(rows: list[dict[str, Any]], facts: Facts, names: Names) -> None
             facts.doc.setdefault("period", {}).update(
                 {"from": names.period[0].isoformat(), "to": names.period[1].isoformat(), "visits": n})
         else:
-            facts.matched.add(str(name).lower())
+            facts.matched.add(textnorm.fold(str(name)))
             facts.add("counts", {"what": kind, "name": name, "count": n})
     for key in aggregate_keys.values():
         if len(facts.doc.get(key, {})) > PREFETCH_GROUPS:
@@ -295,7 +328,7 @@ def _pet_facts(rows: list[dict[str, Any]], facts: Facts, hidden: tuple[str, ...]
     for (matched_by, _), pet_rows in grouped.items():
         by_kind.setdefault(matched_by, []).append(pet_rows)
     sections = {"name": ("pets", PREFETCH_ENTITIES), "type": ("pets_of_named_type", PREFETCH_LIST),
-                "period": ("pets_visited_in_period", PREFETCH_LIST)}
+                "period": ("pets_visited_in_period", PREFETCH_LIST), "visit": ("pets_with_matching_visit", PREFETCH_LIST)}
     for matched_by, (key, cap) in sections.items():
         for pet_rows in _capped(by_kind.get(matched_by, []), cap, facts):
             pet = pet_rows[0]
@@ -304,13 +337,15 @@ def _pet_facts(rows: list[dict[str, Any]], facts: Facts, hidden: tuple[str, ...]
             item = {"name": pet["pet"], "type": pet["type"], "born": pet["birth_date"],
                     "owner": display_name(pet["first_name"], pet["last_name"]), "city": pet["city"]}
             if matched_by == "name":
-                facts.matched.add(str(pet["pet"]).lower())
+                facts.matched.add(textnorm.fold(str(pet["pet"])))
                 item.update(_contact(pet, hidden))
                 item["latest_visits"] = visits[:PREFETCH_VISITS]
                 if len(visits) > PREFETCH_VISITS:
                     item["more_visits"] = "earlier visits exist (use search_visits)"
             elif matched_by == "period":
                 item["visits_in_period"] = visits
+            elif matched_by == "visit":
+                item["matching_visits"] = visits[:PREFETCH_VISITS]
             facts.add(key, item)
 
 
@@ -321,17 +356,18 @@ def _people_facts(rows: list[dict[str, Any]], facts: Facts, hidden: tuple[str, .
         by_kind.setdefault((kind, matched_by), []).append(person_rows)
     sections = {("owner", "name"): ("owners", PREFETCH_ENTITIES), ("owner", "city"): ("owners_in_named_city", PREFETCH_LIST),
                 ("vet", "name"): ("vets", PREFETCH_ENTITIES), ("vet", "specialty"): ("vets_with_named_specialty", PREFETCH_LIST),
-                ("vet", "all"): ("all_vets", PREFETCH_LIST)}
+                ("vet", "all"): ("all_vets", PREFETCH_LIST), ("owner", "telephone"): ("owners_by_telephone", PREFETCH_ENTITIES),
+                ("owner", "address"): ("owners_by_address", PREFETCH_ENTITIES)}
     for (kind, matched_by), (key, cap) in sections.items():
         for person_rows in _capped(by_kind.get((kind, matched_by), []), cap, facts):
             person = person_rows[0]
             first, last = person["first_name"], person["last_name"]
-            if matched_by == "name":
+            if matched_by in ("name", "telephone", "address"):
                 for part in (first, last, f"{last}{first}", f"{first}{last}", f"{first} {last}", f"{last} {first}"):
-                    facts.matched.add(str(part).lower())
+                    facts.matched.add(textnorm.fold(str(part)))
             item: dict[str, Any] = {"name": display_name(first, last)}
             if kind == "owner":
-                if matched_by == "name":
+                if matched_by != "city":
                     item.update(first_name=first, last_name=last)
                 item.update({k: person[k] for k in ("address", "city", "telephone") if k not in hidden})
                 item["pets"] = [{"name": r["detail"], "type": r["detail_kind"]} for r in person_rows if r["detail"] is not None]
@@ -340,11 +376,104 @@ def _people_facts(rows: list[dict[str, Any]], facts: Facts, hidden: tuple[str, .
             facts.add(key, item)
 
 
-def _not_found(names: Names, facts: Facts) -> None:
-    """Only name-like terms none of whose forms matched anything anywhere are reported, with where and how."""
+def _unmatched(names: Names, facts: Facts) -> list[tuple[str, tuple[str, ...]]]:
+    """The name-like terms none of whose forms matched anything (compared folded, as the database does)."""
     matched = facts.matched | {word for name in facts.matched for word in name.split()}
-    for term, forms in names.name_like:
-        if any(form.lower() in matched for form in forms):
+    return [(term, forms) for term, forms in names.name_like
+            if not any(textnorm.fold(form) in matched for form in forms)]
+
+
+def _typo_key(folded: str) -> str:
+    """Endings English spells several ways (Charly / Charlie / Charley / Charli) compared as one."""
+    for ending in ("ie", "ey", "i"):
+        if folded.endswith(ending) and len(folded) > len(ending) + 2:
+            return folded[: -len(ending)] + "y"
+    return folded
+
+
+def _fuzzy_sql(terms: list[str], scope: str) -> tuple[str, dict[str, Any]]:
+    """One statement: for each term, the distinct pet, owner and vet names that start with its first
+    letter and are about as long (an indexed prefix range, then a length filter; at most
+    FUZZY_CANDIDATES names per column), each with how many share it and one example record."""
+    members, params = [], {"cands": FUZZY_CANDIDATES}
+    for i, term in enumerate(terms):
+        params.update({f"fz{i}": term[0] + "%", f"lo{i}": len(term) - 1, f"hi{i}": len(term) + 2})
+        window = "{col} LIKE :fz{i} AND CHAR_LENGTH({col}) BETWEEN :lo{i} AND :hi{i}"
+        for kind, table, col in (("pet", "pets", "name"), ("owner", "owners", "first_name"), ("owner", "owners", "last_name"),
+                                 ("vet", "vets", "first_name"), ("vet", "vets", "last_name")):
+            group = (f"SELECT x.{col} AS candidate, COUNT(*) AS n, MIN(x.id) AS id FROM {table} x"
+                     f" WHERE {window.format(col='x.' + col, i=i)} GROUP BY x.{col} ORDER BY x.{col} LIMIT :cands")
+            if kind == "pet":
+                members.append(f"SELECT 'pet' AS kind, g.candidate, g.n, p.name AS detail, t.name AS detail_kind,"
+                               f" o.first_name, o.last_name, o.city FROM ({group}) g JOIN pets p ON p.id = g.id"
+                               " JOIN types t ON t.id = p.type_id JOIN owners o ON o.id = p.owner_id")
+            elif kind == "owner":
+                members.append(f"SELECT 'owner' AS kind, g.candidate, g.n, p.name AS detail, t.name AS detail_kind,"
+                               f" o.first_name, o.last_name, o.city FROM ({group}) g JOIN owners o ON o.id = g.id"
+                               " LEFT JOIN pets p ON p.owner_id = o.id LEFT JOIN types t ON t.id = p.type_id")
+            else:
+                members.append(f"SELECT 'vet' AS kind, g.candidate, g.n, s.name AS detail, NULL AS detail_kind,"
+                               f" v.first_name, v.last_name, NULL AS city FROM ({group}) g JOIN vets v ON v.id = g.id"
+                               " LEFT JOIN vet_specialties vs ON vs.vet_id = v.id LEFT JOIN specialties s ON s.id = vs.specialty_id")
+    sql = " UNION ALL ".join(f"SELECT * FROM ({member}) f{i}" for i, member in enumerate(members))
+    return sql + " LIMIT :fuzzy_rows", {**params, "fuzzy_rows": FUZZY_ROWS + 1}
+
+
+def _fuzzy_pass(settings: Settings, names: Names, facts: Facts, scope: str) -> None:
+    """Typos ("Charly", "Belal", "Olvier"): only when a Latin name-like term of four letters or more
+    matched nothing, ONE more statement (_fuzzy_sql) fetches the names near it, and those within one
+    edit (textnorm.within_one_edit: a letter wrong, missing, doubled, or two swapped) are listed under
+    "did_you_mean", labelled as such. An exact match always wins: nothing fuzzy is added for a term
+    that matched, and the pass never runs when every term did."""
+    terms = [(term, textnorm.fold(term)) for term, _ in _unmatched(names, facts)
+             if not understanding.has_hangul(term) and len(term) >= FUZZY_MIN_LETTERS and term.isalpha()]
+    terms = terms[:FUZZY_TERMS]
+    if not terms:
+        return
+    rows = dataapi._execute(settings, *_fuzzy_sql([folded for _, folded in terms], scope))
+    if len(rows) > FUZZY_ROWS:
+        facts.note("The typo search saw only part of the names near the term; use the tools with other spellings.")
+    for term, folded in terms:
+        near: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows[:FUZZY_ROWS]:
+            candidate = textnorm.fold(str(row["candidate"]))
+            if candidate == folded or not (textnorm.within_one_edit(folded, candidate)
+                                           or textnorm.within_one_edit(_typo_key(folded), _typo_key(candidate))):
+                continue
+            key = (row["kind"], str(row["candidate"]))
+            if key not in near and len(near) >= FUZZY_SUGGESTIONS:
+                continue
+            entry = near.setdefault(key, {"name": row["candidate"], "what": {"pet": "pet name", "owner": "owner name",
+                                                                             "vet": "vet name"}[row["kind"]],
+                                          "how_many_share_it": row["n"], "example": {}})
+            example = entry["example"]
+            if row["kind"] == "pet":
+                example.update(pet=row["detail"], type=row["detail_kind"],
+                               owner=display_name(row["first_name"], row["last_name"]), city=row["city"])
+            else:
+                example.setdefault("name", display_name(row["first_name"], row["last_name"]))
+                if row["kind"] == "owner":
+                    example["city"] = row["city"]
+                field = "pets" if row["kind"] == "owner" else "specialties"
+                if row["detail"] is not None and len(example.setdefault(field, [])) < PREFETCH_ENTITIES:
+                    example[field].append(row["detail"] if row["kind"] == "vet" else
+                                          {"name": row["detail"], "type": row["detail_kind"]})
+                example.setdefault(field, [])
+        if near:
+            facts.fuzzy.add(term)
+            facts.add("did_you_mean", {
+                "term": term, "exact_match": False,
+                "note": "no exact match; these stored names are one letter away (a typo?). Say so, e.g. 'did you"
+                        " mean ...?', and answer about them only as a likely match",
+                "candidates": list(near.values())})
+
+
+def _not_found(names: Names, facts: Facts) -> None:
+    """Only name-like terms none of whose forms matched anything anywhere are reported, with where and how.
+    Compared folded, as the database compares ("Zoe" matched "Zoë"); a term the typo pass matched is
+    under "did_you_mean" instead."""
+    for term, forms in _unmatched(names, facts):
+        if term in facts.fuzzy:
             continue
         hangul = understanding.has_hangul(term)
         facts.add("not_found", {

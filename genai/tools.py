@@ -238,6 +238,8 @@ def tool_search_visits(settings: Settings, args: dict[str, Any], scope: str = "a
         where.add("v.visit_date >= :date_from", date_from=start)
     if end := _date_arg(args, "date_to"):
         where.add("v.visit_date <= :date_to", date_to=end)
+    if description := _text_arg(args, "description"):  # "rabies", "접종": words of the visit's description
+        where.add("v.description LIKE :description", description="%" + description + "%")
     rows = dataapi._execute(
         settings,
         "SELECT v.visit_date, v.description, p.name AS pet_name, t.name AS pet_type,"
@@ -310,8 +312,10 @@ TOOLS: dict[str, tuple[Tool, str, dict[str, Any]]] = {
                   _schema({"owner_id": {"type": "integer"}}, ["owner_id"])),
     "list_vets": (tool_list_vets, "Vets with their specialties; filter by name or specialty ('none' = no specialty).",
                   _schema({"name": _S, "specialty": _S, "limit": _LIMIT})),
-    "search_visits": (tool_search_visits, "Visits, newest first, by pet name, owner name and/or date range.",
+    "search_visits": (tool_search_visits, "Visits, newest first, by pet name, owner name, date range and/or words"
+                      " of the description (e.g. rabies, 접종).",
                       _schema({"pet_name": _S, "owner_name": _S, "date_from": _DATE, "date_to": _DATE,
+                               "description": {"type": "string", "description": "a word of the visit's description"},
                                "limit": _LIMIT})),
     "aggregate": (tool_aggregate, "Counts: owners_per_city, pets_per_type, vets_per_specialty, totals, "
                   "visits_in_period (with date_from/date_to), owners (how many match name, city, address, telephone).",

@@ -1,17 +1,22 @@
-"""Question understanding, with no AWS and no SQL: Hangul detection, tokens,
-Korean endings and particles, the Hangul/Latin transliteration tables, the period a question names
-and the name candidates (``extract_names``) that the prefetch looks up.
+"""Question understanding, with no AWS and no SQL: Hangul detection, tokens (letters of any
+script: "Zoë", "Kraków" stay whole), Korean endings, particles and household suffixes (네, 씨네),
+the Hangul/Latin transliteration tables (Revised Romanization, and loanword spelling for Latin
+names written in Hangul), specialty and pet-type word forms, the period, telephone numbers,
+addresses and visit descriptions a question names, and the name candidates (``extract_names``)
+that the prefetch looks up.
 
-Pure: imports nothing of the package, so it is testable on its own.
+Pure: imports only the ground floor's pure text modules (loanwords, textnorm), so it is testable on its own.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Iterator
 from datetime import date
+from functools import lru_cache
 from typing import NamedTuple
+
+from . import loanwords, textnorm
 
 HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"  # the Hangul syllables block (가 .. 힣)
 
@@ -19,7 +24,10 @@ HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"  # the Hangul syllables block (�
 def has_hangul(text: str) -> bool:
     """Hangul syllables present? (A loop, not a regex: a Hangul class costs ms to compile at import.)"""
     return any(HANGUL_FIRST <= ch <= HANGUL_LAST for ch in text)
-MAX_CANDIDATES = 20
+
+
+MAX_CANDIDATES = 24
+MAX_LOANWORD_TERMS = 2  # Hangul stems spelt back into Latin letters (loanwords.MAX_VARIANTS each)
 
 # Korean question understanding: small tables, no NLP dependency. A token is cut down by the
 # endings below (longest first, a few times) until a known word or a bare stem is left; every
@@ -29,6 +37,7 @@ _ENDINGS = tuple(sorted(set("""
 하고 도 만 로 으로 까지 부터 보다 처럼 이나 나 이나요 이요 요 이의 이가 이는 이를 이랑 이도 이만 이에게 이한테
 이야 야 이에요 예요 이예요 입니다 이다 인가요 인가 인지 이니 이지 이죠 죠 인데 이고
 씨 님 선생님 수의사 수의사님 원장님 보호자 보호자님 고객님 들 별 마다
+네 씨네 님네 께서는 한테서는 이랑은 랑은 하고는 에게서는 한테는 에게는 께는
 """.split()), key=len, reverse=True))
 # Whole tokens that are never names: question words, predicates, common nouns, counters.
 _STOPWORDS = frozenset("""
@@ -61,13 +70,37 @@ summarize summarise explain describe compare sort ok okay sorry excuse yes great
 사료 간식 성별 수컷 암컷 진단 결과 비용 가격 요금 영수증 결제 보험 위치 영업시간 시간 요일 오전 오후 아침 저녁 주말 평일
 다음 이전 예전 전부 전원 모두들 내용 기분 수고 수고하세요 이번주 다음주 지난주 이번달 다음달 지난달 내년 근무 상태 결과
 명단 리스트 목록 뽑아 뽑아줘 정리 정리해줘 요약 요약해줘 번호 성함 성명 사진 메모 특이사항 주의사항
+새끼 아기 전문의 전문가 사이 끝자리 뒷자리 뒷번호 끝번호 자리 끝나는 끝나 주인은 집 온 받은 동물은
+phone number numbers ends ending end digits shot shots
 """.split())
 # Korean words for the upstream pet types and specialties, added as extra lookup candidates.
 _KO_SYNONYMS = {
     "고양이": "cat", "강아지": "dog", "개": "dog", "멍멍이": "dog", "도마뱀": "lizard", "뱀": "snake", "새": "bird",
     "앵무새": "bird", "햄스터": "hamster", "방사선": "radiology", "방사선과": "radiology", "영상의학": "radiology",
     "영상의학과": "radiology", "수술": "surgery", "외과": "surgery", "치과": "dentistry", "치아": "dentistry",
+    "피부과": "dermatology", "피부": "dermatology", "엑스레이": "radiology", "토끼": "rabbit", "새끼고양이": "cat",
+    "아기고양이": "cat", "냥이": "cat", "치과의사": "dentistry", "외과의사": "surgery",
 }
+# Young and pet forms of the pet types (the plural -> singular rule covers "cats", "puppies" -> "puppy").
+_EN_TYPE_FORMS = {"kitten": "cat", "kitty": "cat", "kittie": "cat", "puppy": "dog", "pup": "dog", "doggy": "dog",
+                  "doggie": "dog", "bunny": "rabbit", "birdie": "bird", "hammy": "hamster"}
+# Specialty word forms: a word with a specialist's or an adjective's ending ("dentist", "surgeon",
+# "surgical", "radiologist", "dental") gives its first four letters, matched as a prefix against the
+# clinic's own specialties table (dentistry, surgery, radiology ...), not against a fixed list.
+_SPECIALTY_SUFFIXES = ("ologists", "ologist", "ists", "ist", "ians", "ian", "eons", "eon", "ical", "al", "ic", "ology",
+                       "ery", "istry")
+_SPECIALTY_WORDS = {"x-ray": "radi", "xray": "radi", "x-rays": "radi", "teeth": "dent", "tooth": "dent",
+                    "operation": "surg", "operations": "surg", "skin": "derm", "scan": "radi", "imaging": "radi"}
+MAX_SPECIALTY_STEMS = 3
+# Words of visit descriptions ("rabies shot", "광견병 접종"): the first specific one is searched in the
+# visits' descriptions; a generic one (shot, 접종) only when no specific word is there.
+_VISIT_SPECIFIC = frozenset("""
+rabies x-ray xray dental cleaning neutered neuter neutering spayed spay spaying surgery checkup check-up microchip
+deworming castration fracture vaccination vaccinated distemper parvo heartworm scaling teeth hip knee ultrasound
+광견병 엑스레이 스케일링 중성화 수술 슬개골 검진 건강검진 치석 심장사상충 종합백신 구충 마이크로칩 초음파 골절
+""".split())
+_VISIT_GENERIC = frozenset("shot shots vaccine vaccines 접종 예방접종 백신 검사 진료 치료".split())
+
 # Endings that make a token a predicate ("알려줘", "왔어요"), never a name.
 # Unsure tokens ending so are still looked up, only never reported as not found.
 _PREDICATE_ENDINGS = ("줘", "주세요", "세요", "습니까", "나요", "었어", "았어", "였어", "했어", "어요", "아요", "는지", "까요",
@@ -179,6 +212,11 @@ class Names(NamedTuple):
     period: tuple[date, date] | None = None  # a date, month or year the question names
     totals: bool = False  # a "how many" question: overall counts are added
     vets: bool = False  # the question is about vets: the vets are listed
+    specialty_stems: tuple[str, ...] = ()  # "dent" for dentist/dental: specialties whose name starts so
+    phones: tuple[str, ...] = ()  # telephone numbers, digits only as stored ("01012345678")
+    phone_suffix: str | None = None  # "ends in 5678": the digits a number ends in
+    address: str | None = None  # a LIKE pattern for the address column ("12 %Elm%", "%테헤란로%123%")
+    visit_terms: tuple[str, ...] = ()  # a word of a visit's description ("rabies", "광견병"), when no name is asked
 
 
 def _forms(token: str) -> list[str]:
@@ -204,7 +242,7 @@ def _tokens(text: str) -> Iterator[str]:
     for ch in text:
         if HANGUL_FIRST <= ch <= HANGUL_LAST:
             now: str | None = "ko"
-        elif ch.isascii() and (ch.isalpha() or (kind == "en" and ch in "'-")):
+        elif ch.isalpha() or (kind == "en" and ch in "'-\u2019"):  # letters of any script: "Zoë", "Łódź"
             now = "en"
         else:
             now = None
@@ -237,13 +275,51 @@ def extract_period(question: str) -> tuple[date, date] | None:
         return None
 
 
+def _specialty_stem(lowered: str) -> str | None:
+    """"dentist", "surgeon", "surgical", "radiologist", "dental" -> the first four letters; "x-ray" -> "radi"."""
+    if lowered in _SPECIALTY_WORDS:
+        return _SPECIALTY_WORDS[lowered]
+    if len(lowered) >= 6 and lowered.isalpha() and lowered.endswith(_SPECIALTY_SUFFIXES) and lowered not in _STOPWORDS:
+        return lowered[:4]
+    return None
+
+
+def _singular(lowered: str) -> str | None:
+    """"cats" -> "cat", "puppies" -> "puppy"; None when the word is no plural."""
+    if len(lowered) > 4 and lowered.endswith("ies"):
+        return lowered[:-3] + "y"
+    if len(lowered) > 3 and lowered.endswith("s") and not lowered.endswith("ss"):
+        return lowered[:-1]
+    return None
+
+
+def _visit_terms(tokens: list[str]) -> tuple[str, ...]:
+    """The words of a visit's description the question names, the most specific first (at most two)."""
+    specific: list[str] = []
+    generic: list[str] = []
+    for token in tokens:
+        for form in _forms(token) if has_hangul(token) else [token.lower()]:
+            if form in _VISIT_SPECIFIC and form not in specific:
+                specific.append(form)
+                break
+            if form in _VISIT_GENERIC and form not in generic:
+                generic.append(form)
+                break
+    return tuple((specific + generic)[:2])
+
+
 def extract_names(question: str) -> Names:
-    """Names a question may mention (Latin and Hangul) and what it asks for, from the tables above."""
+    """Names a question may mention (Latin and Hangul) and what it asks for, from the tables above.
+
+    Linear in the question's length: each token is cut a bounded number of times, and every list
+    (values, full names, name-like terms, loanword spellings, specialty stems) has a fixed cap."""
     values: list[str] = []
     full_names: list[tuple[str, str]] = []
     name_like: list[tuple[str, tuple[str, ...]]] = []
     latin_run: list[str] = []
     other_script: list[str] = []  # transliterations: looked up after every name as typed
+    stems: list[str] = []
+    loanword_terms = 0
     lowered_question = question.lower()
 
     def add(value: str) -> None:
@@ -251,45 +327,73 @@ def extract_names(question: str) -> Names:
             values.append(value)
 
     tokens = list(_tokens(question))
+    visit_terms = _visit_terms(tokens[:200])
     for position, token in enumerate(tokens):
         following = tokens[position + 1] if position + 1 < len(tokens) else ""
         if has_hangul(token):
             latin_run = []
             forms = _forms(token)
             stem = forms[-1]
+            # "김 하은 선생님": a family name typed apart from the given name
+            given = next((form for form in _forms(following) if 1 <= len(form) <= 2), "") if has_hangul(following) else ""
+            if (len(token) == 1 and token in _FAMILY_SYLLABLES and given and given not in _STOPWORDS
+                    and given not in _KO_SYNONYMS and len(full_names) < 4):
+                full_names.append((token, given))
+                add(token + given)
+                continue
             if token in _ENDINGS or stem in _STOPWORDS or token in _STOPWORDS or stem in _ENDINGS:
                 continue
-            for form in forms:
-                add(form)
             if stem in _KO_SYNONYMS:
                 add(_KO_SYNONYMS[stem])
                 continue
+            if stem in _VISIT_SPECIFIC or stem in _VISIT_GENERIC:
+                continue  # "광견병": searched in the visits' descriptions, not as a name
+            for form in forms:
+                add(form)
             for form in forms:
                 if 3 <= len(form) <= 4 and (form[0], form[1:]) not in full_names:
                     full_names.append((form[0], form[1:]))
+            if len(stem) < 2:  # "루나" is not 루 + 나, "데이지는" not 데 + 이지는: keep a stem of two syllables
+                stem = next((form for form in reversed(forms) if len(form) >= 2), stem)
             suffix = token[len(stem):]
             named = (any(marker in suffix for marker in _NAME_MARKERS) or following.startswith(_NAME_MARKERS)
                      or (suffix in ("", "의") and _forms(following)[-1] in _RELATION_WORDS)
                      or (len(stem) == 3 and stem[0] in _FAMILY_SYLLABLES))
             predicate = token.endswith(_PREDICATE_ENDINGS)
-            if named and 2 <= len(stem) <= 5 and not predicate and all(term != token for term, _ in name_like):
-                latin = hangul_to_latin(stem) if len(name_like) < 2 else []
+            latin: list[str] = []
+            if 2 <= len(stem) <= 5 and not predicate and loanword_terms < MAX_LOANWORD_TERMS:
+                loanword_terms += 1  # Latin names written in Hangul: 찰리 -> charlie, 맥도널드 -> mcdonald
+                latin = (hangul_to_latin(stem) if named else []) + loanwords.latin_spellings(stem)
                 other_script += latin
+            if named and 2 <= len(stem) <= 5 and not predicate and all(term != token for term, _ in name_like):
                 name_like.append((token, (*forms, *latin)))
             continue
-        token = token.strip("'-")
-        if token.lower().endswith("'s"):
+        token = token.strip("'-\u2019")
+        if token.lower().endswith(("'s", "\u2019s")):
             token = token[:-2]
-        if not token or token.lower() in _STOPWORDS:
+        lowered = token.lower()
+        if not token or lowered in _STOPWORDS or lowered in _VISIT_SPECIFIC or lowered in _VISIT_GENERIC:
+            latin_run = []  # a visit word ("X-ray", "rabies") is searched in descriptions, not as a name
+            word_stem = _specialty_stem(lowered) if lowered not in _VISIT_GENERIC else None
+            if word_stem and len(stems) < MAX_SPECIALTY_STEMS and word_stem not in stems:
+                stems.append(word_stem)
+            continue
+        singular = _singular(lowered)
+        stem_word = _specialty_stem(lowered)
+        if stem_word and len(stems) < MAX_SPECIALTY_STEMS and stem_word not in stems:
+            stems.append(stem_word)
+        kind = _EN_TYPE_FORMS.get(lowered) or _EN_TYPE_FORMS.get(singular or "")
+        if kind:  # "kittens" -> cat, "puppies" -> dog
+            add(kind)
             latin_run = []
             continue
         add(token)
         forms = [token]
-        lowered = token.lower()
-        if len(lowered) > 3 and lowered.endswith("s") and not lowered.endswith("ss"):
-            add(lowered[:-1])  # "cats" -> "cat"; a wrong singular costs nothing in an IN list
-            forms.append(lowered[:-1])
-        hangul = latin_to_hangul(token) if token[0].isupper() and len(name_like) < 3 else None
+        if singular:
+            add(singular)  # "cats" -> "cat"; a wrong singular costs nothing in an IN list
+            forms.append(singular)
+        capital = token[0].isupper()
+        hangul = latin_to_hangul(token) if capital and len(name_like) < 3 else None
         if latin_run:
             add(f"{latin_run[-1]} {token}")  # two-word cities such as "Sun Prairie"
             previous = latin_to_hangul(latin_run[-1]) if hangul else None
@@ -301,13 +405,14 @@ def extract_names(question: str) -> Names:
             forms.append(hangul)
         if following.lower() in ("st", "street", "ave", "avenue", "blvd", "rd", "road", "lane", "trail", "way"):
             continue  # a street ("Cardinal Ave"): addresses are not names
-        if token[0].isupper() and all(term != token for term, _ in name_like):
+        if capital and len(token) > 1 and all(term != token for term, _ in name_like):
             name_like.append((token, tuple(forms)))
     values = values[:MAX_CANDIDATES]
     for value in other_script:
         if len(values) < MAX_CANDIDATES:
             add(value)
     aggregates = tuple(kind for kind, words in _AGGREGATE_WORDS.items() if any(w in lowered_question for w in words))
+    address = textnorm.find_address(question)
     return Names(
         values=tuple(values[:MAX_CANDIDATES]),
         full_names=tuple(full_names[:4]),
@@ -315,5 +420,10 @@ def extract_names(question: str) -> Names:
         aggregates=aggregates,
         period=extract_period(question),
         totals=any(word in lowered_question for word in _COUNT_WORDS),
-        vets=any(word in lowered_question for word in _VET_WORDS),
+        vets=any(word in lowered_question for word in _VET_WORDS) or bool(stems),
+        specialty_stems=tuple(stems[:MAX_SPECIALTY_STEMS]),
+        phones=tuple(textnorm.find_phone_numbers(question)),
+        phone_suffix=textnorm.phone_suffix(question),
+        address=address.like() if address else None,
+        visit_terms=visit_terms if not name_like else (),
     )

@@ -167,6 +167,8 @@ def sqlite_connect(path: str | Path, **options: Any) -> sqlite3.Connection:
     conn.create_function("like", 3, _like, deterministic=True)
     conn.create_function("lower", 1, _unicode_case("lower"), deterministic=True)
     conn.create_function("upper", 1, _unicode_case("upper"), deterministic=True)
+    # MySQL's CHAR_LENGTH (characters, not bytes): SQLite's length() already counts characters
+    conn.create_function("char_length", 1, lambda text: None if text is None else len(str(text)), deterministic=True)
     return conn
 
 

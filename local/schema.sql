@@ -42,6 +42,9 @@ CREATE TABLE owners (
 CREATE INDEX owners_last_name ON owners (last_name);
 CREATE INDEX owners_first_name ON owners (first_name);
 CREATE INDEX owners_city ON owners (city);
+-- issue 20: "whose number is 010-...", "who lives at 12 Elm Street" (the suffix and a Korean address still scan)
+CREATE INDEX owners_telephone ON owners (telephone);
+CREATE INDEX owners_address ON owners (address);
 
 CREATE TABLE pets (
   id INTEGER NOT NULL PRIMARY KEY,
