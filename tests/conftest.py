@@ -19,17 +19,33 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from genai import clients, config  # noqa: E402
+from genai import callers, clients, config, limits, model  # noqa: E402
 from local import run as local_run  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(autouse=True)
+def _environment_as_it_was() -> Iterator[None]:
+    """The process environment after each test is what it was before, whatever a test changed and in
+    whatever order its undoing ran (set up first, so torn down last: after monkeypatch's undo, which
+    could otherwise put back a CONVERSATION_TABLE that local_endpoints had set and removed)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with no cached clients or settings, and fake credentials only."""
+    """Each test starts with no cached clients, settings or per-instance memory (the model ID that
+    worked, the limits' readings and refusals, the ELB keys), and fake credentials only."""
     clients._clients.clear()
     config._settings = None
+    model._WORKING_IDS.clear()
+    callers._alb_keys.clear()
+    for name, empty in (("_last_budget", None), ("_settled_budget", None), ("_local_counts", {}), ("_refused_until", {})):
+        monkeypatch.setattr(limits, name, empty)
     boto3.DEFAULT_SESSION = None  # it caches credentials between tests
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
