@@ -798,6 +798,16 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+STATEMENTS_HEADING = "## Issue 20: statements at"
+
+
+def kept_statements(out: Path) -> str:
+    """The per-statement figures `python bench/statements.py` measures (on SQLite and on a MariaDB
+    server, which make bench does not start) are kept in results.md across runs of make bench."""
+    old = out.read_text(encoding="utf-8") if out.exists() else ""
+    return "\n" + old[old.index(STATEMENTS_HEADING):] if STATEMENTS_HEADING in old else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="owner counts, comma-separated")
@@ -816,7 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     imports = import_times(args.import_repeat)
     text, checks = render(results, imports, init, explain_sqlite(), args.runs, args.stub_runs, args.import_repeat)
     print(text)
-    Path(args.out).write_text(text, encoding="utf-8")
+    Path(args.out).write_text(text + kept_statements(Path(args.out)), encoding="utf-8")
     print(f"written to {Path(args.out).relative_to(ROOT) if Path(args.out).is_relative_to(ROOT) else args.out}",
           file=sys.stderr)
     return 0 if all(ok for _, ok in checks) else 1
