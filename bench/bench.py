@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import generate  # noqa: E402
 import lambda_function as lf  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
 from genai import callers, clients, config, facts, limits, memory, model, tools, understanding  # noqa: E402
 from local import dataapi, package  # noqa: E402
 from local.run import FakeContext, local_endpoints, seed_event  # noqa: E402
@@ -182,7 +184,7 @@ def seed_data_api(arns: dict[str, str]) -> str:
     for sql in ("SELECT id, first_name, last_name, city FROM owners", "SELECT id, name, birth_date, owner_id FROM pets"):
         try:
             clients.client("rds-data").execute_statement(**arns, sql=sql, includeResultMetadata=True)
-        except lf.ClientError as err:  # the local endpoint enforces the Data API's 1 MiB result limit
+        except ClientError as err:  # the local endpoint enforces the Data API's 1 MiB result limit
             return "refused (> 1 MiB)" if "size limit" in str(err) else "error"
     return "ok"
 
@@ -300,7 +302,7 @@ def rest_event(question: str, conversation_id: str) -> dict[str, Any]:
 
 def limits_overhead(question: str, runs: int, model_time: list[float]) -> dict[str, float]:
     """Handler time (model excluded) with memory on, the limits off and on (limits high enough never to
-    refuse): on, three window UpdateItems and the budget's GetItem run beside the prefetch, and two
+    refuse): on, three window UpdateItems and the budget's reserving UpdateItem run beside the prefetch, and two
     UpdateItems add the tokens after the answer (the day's total, the client's day window)."""
     with_limits = config.settings_once()._replace(client_per_minute=10**5, client_per_day=config.MAX_CLIENT_PER_DAY,
                                               client_tokens_per_day=10**10, conversation_per_minute=10**5,
@@ -711,12 +713,12 @@ def render(results: list[dict[str, Any]], imports: dict[str, dict[str, float]], 
             f"What the limits add to a question (model time excluded; p50/p95 of {runs} interleaved runs of "
             f"\"{QUESTIONS[0][1]}\" as an anonymous API Gateway request, memory on, a new conversation each run): "
             "off = no `LIMITS_TABLE`; on = every limit on (set high enough never to refuse), so three window "
-            "`UpdateItem`s (client per minute, client per day, conversation) and the budget's `GetItem` beside "
+            "`UpdateItem`s (client per minute, client per day, conversation) and the budget's reserving `UpdateItem` beside "
             "the prefetch, and two `UpdateItem`s side by side adding the tokens after the answer (the day's total, "
             "the client's day window). Each call timed inside the "
             "handler. Against moto's local server, not DynamoDB.", "",
             "| owners | limits off p50/p95 ms | limits on p50/p95 ms | added p50 ms | window UpdateItem p50 ms | "
-            "budget GetItem p50 ms | tokens UpdateItem p50 ms |", "|---:|---:|---:|---:|---:|---:|---:|"]
+            "budget reservation p50 ms | settling UpdateItem p50 ms |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         o = result["memory"]["limits"]
         out.append(f"| {result['owners']:,} | {o['off_p50']:.1f} / {o['off_p95']:.1f} | {o['on_p50']:.1f} / {o['on_p95']:.1f} | "
@@ -752,8 +754,9 @@ def _targets(results: list[dict[str, Any]], init: dict[str, Any]) -> list[tuple[
         (f"first Bedrock request <= 8 KB at every size (largest {max(first.values()):,} B)",
          max(first.values()) <= TARGETS["first_request_bytes"]),
         ("named lookups: 1 model call", all(q["round_trips"] == TARGETS["named_round_trips"] for q in named)),
-        ("named lookups: <= 3 Data API calls (run concurrently)",
-         all(q["data_calls"] <= TARGETS["named_data_calls"] for q in named)),
+        ("named lookups: <= 3 Data API calls (run concurrently); 4 with the typo pass, when the exact pass found nothing",
+         all(q["data_calls"] <= TARGETS["named_data_calls"] + (label == "not found")
+             for r in results for label, q in r["questions"].items() if q["named"])),
         (f"handler overhead with stub clients < 5 ms p50 (slowest {max(stub):.2f} ms)",
          max(stub) < TARGETS["stub_p50_ms"]),
         (f"deployed zip: import adds < 30 ms beyond boto3 on {init['runtime']} "

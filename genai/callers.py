@@ -23,7 +23,7 @@ from .log import logger
 from .request import Call
 
 DIRECT_PRINCIPAL = "lambda-invoke"  # an IAM-authorised direct invoke: the event has no requestContext
-_STABLE_ID_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII, no spaces
+_STABLE_ID_RE = r"[!-~]{1,256}"  # printable ASCII, no spaces
 MAX_FORWARDED_HOPS = 8  # X-Forwarded-For entries read, from the right (TRUSTED_PROXY_HOPS is at most 5)
 
 # Where the ELB publishes the PEM public key of each kid, by the load balancer's partition (the
@@ -76,7 +76,7 @@ class Asker(NamedTuple):
 
 def _stable_id(value: Any) -> str | None:
     """An id fit to key limits and audit records on; one that looks like an e-mail is hashed."""
-    if not isinstance(value, str) or not _STABLE_ID_RE.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(_STABLE_ID_RE, value):
         return None
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:32] if "@" in value else value
 
@@ -85,7 +85,7 @@ def _groups(claims: dict[str, Any]) -> frozenset[str]:
     """cognito:groups as a list, or as the strings API Gateway makes of it ("a,b" or "[a b]")."""
     raw = claims.get("cognito:groups")
     items = raw if isinstance(raw, list) else re.split(r"[\s,]+", raw.strip("[]")) if isinstance(raw, str) else []
-    return frozenset(g for g in items if isinstance(g, str) and config._GROUP_RE.fullmatch(g))
+    return frozenset(g for g in items if isinstance(g, str) and re.fullmatch(config._GROUP_RE, g))
 
 
 def _from_claims(kind: str, claims: Any) -> Principal | None:

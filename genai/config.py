@@ -52,13 +52,13 @@ READ_SCOPES = ("all", "no_contact", "clinic")
 DEFAULT_ANONYMOUS_READ_SCOPE = "no_contact"
 
 # Used with fullmatch ("$" would let a trailing newline through).
-_CLUSTER_ARN_RE = re.compile(r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}")
-_SECRET_ARN_RE = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+")
-_DB_NAME_RE = re.compile(r"[A-Za-z0-9_$]{1,64}")
-_MODEL_ID_RE = re.compile(r"(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/)?[A-Za-z0-9.:_-]{3,200}")
-_TABLE_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
-_ORIGIN_RE = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?")
-_GROUP_RE = re.compile(r"[^\s,]{1,128}")  # a Cognito group name (letters of any script, no spaces)
+_CLUSTER_ARN_RE = r"arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}"
+_SECRET_ARN_RE = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+"
+_DB_NAME_RE = r"[A-Za-z0-9_$]{1,64}"
+_MODEL_ID_RE = r"(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+/)?[A-Za-z0-9.:_-]{3,200}"
+_TABLE_RE = r"[A-Za-z0-9_.-]{3,255}"
+_ORIGIN_RE = r"\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?"
+_GROUP_RE = r"[^\s,]{1,128}"  # a Cognito group name (letters of any script, no spaces)
 # An Application Load Balancer in a partition whose ELB signing keys the function knows where to fetch.
 _ALB_ARN_RE = (r"arn:aws(-us-gov)?:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/app/"
                r"[A-Za-z0-9-]{1,32}/[0-9a-f]{1,32}")  # compiled on first use
@@ -151,30 +151,30 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: a third of the class
 
     def problems(self) -> list[str]:
         found = []
-        if not _CLUSTER_ARN_RE.fullmatch(self.db_cluster_arn):
+        if not re.fullmatch(_CLUSTER_ARN_RE, self.db_cluster_arn):
             found.append("DB_CLUSTER_ARN must be an Aurora cluster ARN")
-        if not _SECRET_ARN_RE.fullmatch(self.db_secret_arn):
+        if not re.fullmatch(_SECRET_ARN_RE, self.db_secret_arn):
             found.append("DB_SECRET_ARN must be a Secrets Manager secret ARN (not a secret name)")
-        if not _DB_NAME_RE.fullmatch(self.db_name):
+        if not re.fullmatch(_DB_NAME_RE, self.db_name):
             found.append("DB_NAME must be a plain database name")
-        if not _MODEL_ID_RE.fullmatch(self.model_id):
+        if not re.fullmatch(_MODEL_ID_RE, self.model_id):
             found.append("BEDROCK_MODEL_ID is not a Bedrock model ID or ARN")
         if self.inference_profile not in ("auto", "none", *profiles.PROFILE_PREFIXES):
             found.append("BEDROCK_INFERENCE_PROFILE must be auto, none or one of " + ", ".join(profiles.PROFILE_PREFIXES))
-        if self.conversation_table and not _TABLE_RE.fullmatch(self.conversation_table):
+        if self.conversation_table and not re.fullmatch(_TABLE_RE, self.conversation_table):
             found.append("CONVERSATION_TABLE must be a DynamoDB table name")
         if self.conversation_table and len(self.conversation_key) < MIN_CONVERSATION_KEY_CHARS:
             found.append(f"CONVERSATION_KEY must be at least {MIN_CONVERSATION_KEY_CHARS} characters with "
                          "CONVERSATION_TABLE set: it signs the conversation ids")
-        if [o for o in self.cors_allow_origins if not _ORIGIN_RE.fullmatch(o)]:
+        if [o for o in self.cors_allow_origins if not re.fullmatch(_ORIGIN_RE, o)]:
             found.append("CORS_ALLOW_ORIGIN must be *, or origins such as https://petclinic.example.com, comma-separated")
         if self.writes_enabled and not self.memory:
             found.append("WRITES_ENABLED needs CONVERSATION_TABLE: a pending write lives in the conversation")
-        if self.limits_table and not _TABLE_RE.fullmatch(self.limits_table):
+        if self.limits_table and not re.fullmatch(_TABLE_RE, self.limits_table):
             found.append("LIMITS_TABLE must be a DynamoDB table name")
         if self.client_address_source not in CLIENT_ADDRESS_SOURCES:
             found.append("CLIENT_ADDRESS_SOURCE must be one of " + ", ".join(CLIENT_ADDRESS_SOURCES))
-        if [g for g in self.write_groups if not _GROUP_RE.fullmatch(g)]:
+        if [g for g in self.write_groups if not re.fullmatch(_GROUP_RE, g)]:
             found.append("WRITE_GROUPS must be Cognito group names, comma-separated")
         if self.anonymous_read_scope not in READ_SCOPES:
             found.append("ANONYMOUS_READ_SCOPE must be one of " + ", ".join(READ_SCOPES))

@@ -51,8 +51,8 @@ def fold(text: str) -> str:
 # ------------------------------------------------------------------------------------------ phones
 
 # A run of digit groups joined by one separator each ("010-1234-5678", "(608) 555-1023", "+82 10 ...").
-_PHONE_RE = re.compile(r"(?<![0-9A-Za-z.+-])(\+\s?\d{1,3}[\s.-]?(?:\(0\)\s?)?)?(\(?\d{2,4}\)?(?:[\s.-]?\d{2,4}){1,3})(?![0-9A-Za-z-]|\.\d)")
-_DATE_RE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{4}$")
+_PHONE_RE = r"(?<![0-9A-Za-z.+-])(\+\s?\d{1,3}[\s.-]?(?:\(0\)\s?)?)?(\(?\d{2,4}\)?(?:[\s.-]?\d{2,4}){1,3})(?![0-9A-Za-z-]|\.\d)"
+_DATE_RE = r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{4}$"
 
 
 def phone_digits(text: str) -> list[str]:
@@ -86,9 +86,9 @@ def find_phone_numbers(question: str) -> list[str]:
     A number has 9 to 12 digits (an international prefix may add more), optionally in groups; dates
     (2024-02-10, 2025.06.03) and short numbers (house numbers, counts) are not telephone numbers."""
     found: list[str] = []
-    for match in _PHONE_RE.finditer(question[:MAX_TEXT]):
+    for match in re.finditer(_PHONE_RE, question[:MAX_TEXT]):
         whole = match.group(0).strip()
-        if _DATE_RE.match(whole):
+        if re.match(_DATE_RE, whole):
             continue
         national = "".join(c for c in match.group(2) if c.isdigit())
         if not (9 <= len(national) <= MAX_PHONE_DIGITS or (match.group(1) and 7 <= len(national) <= MAX_PHONE_DIGITS)):
@@ -101,14 +101,14 @@ def find_phone_numbers(question: str) -> list[str]:
     return found
 
 
-_SUFFIX_RES = (
+_SUFFIX_RES = (  # patterns as text: re compiles each on first use (a Hangul class costs ms at import)
     # English: "ends in 5678", "ending with 1023", "last four digits 5678", "last 4 digits are 5678"
-    re.compile(r"\b(?:ends?|ending)\s+(?:in|with)?\s*(\d{3,8})\b", re.IGNORECASE),
-    re.compile(r"\blast\s+(?:\w+\s+)?digits?\s+(?:are\s+|is\s+|of\s+)?(\d{3,8})\b", re.IGNORECASE),
+    r"(?i)\b(?:ends?|ending)\s+(?:in|with)?\s*(\d{3,8})\b",
+    r"(?i)\blast\s+(?:\w+\s+)?digits?\s+(?:are\s+|is\s+|of\s+)?(\d{3,8})\b",
     # Korean: "끝자리 5678", "뒷자리가 5678", "뒷번호 1023", "끝번호가 6789", "마지막 네 자리 5678"
-    re.compile(r"(?:끝\s?자리|뒷\s?자리|뒷\s?번호|끝\s?번호|마지막\s?(?:네|4)?\s?자리)\s*(?:[가-힣]{1,2}\s*)?(\d{3,8})(?!\d)"),
+    r"(?:끝\s?자리|뒷\s?자리|뒷\s?번호|끝\s?번호|마지막\s?(?:네|4)?\s?자리)\s*(?:[가-힣]{1,2}\s*)?(\d{3,8})(?!\d)",
     # "5678로 끝나는 번호"
-    re.compile(r"(?<!\d)(\d{3,8})\s*(?:으로|로)\s*끝나"),
+    r"(?<!\d)(\d{3,8})\s*(?:으로|로)\s*끝나",
 )
 
 
@@ -117,7 +117,7 @@ def phone_suffix(question: str) -> str | None:
     "뒷자리가 5678", "5678로 끝나는 번호"), or None. 3 to 8 digits."""
     text = question[:MAX_TEXT]
     for pattern in _SUFFIX_RES:
-        if match := pattern.search(text):
+        if match := re.search(pattern, text):
             return match.group(1)
     return None
 
@@ -145,11 +145,10 @@ class Address(NamedTuple):
 _SUFFIXES = ("street|st|avenue|ave|road|rd|lane|ln|way|drive|dr|boulevard|blvd|court|ct|place|pl|terrace|ter"
              "|circle|cir|parkway|pkwy|highway|hwy|square|sq")
 _LETTERS_ETC = r"(?:[^\W_]|['’-])*"  # the rest of a word: letters, digits, apostrophes, hyphens
-_EN_ADDRESS_RE = re.compile(
-    rf"(?:(?<![\w.-])(\d{{1,6}})\s+)?(?i:(?:north|south|east|west|[nsew])\.?\s+)?"
+_EN_ADDRESS_RE = (rf"(?:(?<![\w.-])(\d{{1,6}})\s+)?(?i:(?:north|south|east|west|[nsew])\.?\s+)?"
     rf"((?:[^\W\d_a-z]{_LETTERS_ETC}\s+){{0,2}}[^\W\d_]{_LETTERS_ETC})\s+(?i:({_SUFFIXES}))\b(\.?)(\s+[A-Z])?")
 # "테헤란로 152", "월드컵북로 21", "우동 1408", "세종대로 110-1"; not "보리로 3마리" (a count, not a house number)
-_KO_ADDRESS_RE = re.compile(r"(?<![가-힣\d])([가-힣\d]{1,12}(?:대로|로|길|동))\s*(\d{1,5}(?:-\d{1,4})?)(?![\d-])"
+_KO_ADDRESS_RE = (r"(?<![가-힣\d])([가-힣\d]{1,12}(?:대로|로|길|동))\s*(\d{1,5}(?:-\d{1,4})?)(?![\d-])"
                             r"(?!\s*(?:마리|명|개|번|살|세|월|일|년|시|회|건|곳|분|달))")
 _NOT_STREET = frozenset({"who", "what", "the", "a", "an", "on", "at", "in", "of", "to", "lives", "live", "owner", "owners"})
 
@@ -158,9 +157,9 @@ def find_address(question: str) -> Address | None:
     """The first street address in ``question``: "12 Elm Street", "110 W. Liberty St.",
     "Cardinal Ave" (no number), "서울시 강남구 테헤란로 123", "우동 1408". None when there is none."""
     text = question[:MAX_TEXT]
-    if match := _KO_ADDRESS_RE.search(text):
+    if match := re.search(_KO_ADDRESS_RE, text):
         return Address(match.group(2), match.group(1), korean=True)
-    for match in _EN_ADDRESS_RE.finditer(text):
+    for match in re.finditer(_EN_ADDRESS_RE, text):
         number, name, suffix, dot, capital = match.groups()
         words = name.split()
         # "Dr. Carter", "St. Louis": a title before a name, not a street (unless a house number says so)
