@@ -152,7 +152,7 @@ def api_event(question: str, staff: str | None = None) -> dict[str, Any]:
             "body": json.dumps({"question": question}, ensure_ascii=False)}
 
 
-CALLERS = {"anonymous": lambda q: api_event(q), "staff": lambda q: api_event(q, "local-staff"), "operator": seed_event}
+CALLERS = {"anonymous": api_event, "staff": lambda q: api_event(q, "local-staff"), "operator": seed_event}
 
 
 def main(argv: list[str] | None = None) -> int:

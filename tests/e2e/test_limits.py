@@ -90,6 +90,19 @@ def statuses(events: list[dict[str, Any]]) -> list[int]:
     return [call(event)["statusCode"] for event in events]
 
 
+def count_calls(monkeypatch: pytest.MonkeyPatch, *targets: tuple[Any, str]) -> dict[str, int]:
+    """Wrap each (module, function name) so its calls are counted; the counts by function name."""
+    calls = {name: 0 for _, name in targets}
+    for owner, name in targets:
+        real = getattr(owner, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
 def items() -> list[dict[str, Any]]:
     return boto3.client("dynamodb").scan(TableName=dynamodb.LIMITS_TABLE)["Items"]
 
@@ -177,14 +190,7 @@ def test_a_deep_health_check_counts_but_the_shallow_one_never_does(stack: dict[s
 def test_a_refused_client_is_refused_again_without_a_table_or_database_call(stack: dict[str, Any],
                                                                              monkeypatch: pytest.MonkeyPatch,
                                                                              clock: Clock) -> None:
-    calls = {"prefetch": 0, "count_request": 0}
-    for owner, name in ((facts, "prefetch"), (limits, "count_request")):
-        real = getattr(owner, name)
-
-        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-        monkeypatch.setattr(owner, name, counted)
+    calls = count_calls(monkeypatch, (facts, "prefetch"), (limits, "count_request"))
     assert statuses([rest_event()] * 4) == [200, 200, 200, 429]
     assert calls == {"prefetch": 4, "count_request": 4}  # the 4th was refused beside its prefetch
     clock.now += 30
@@ -431,14 +437,7 @@ def test_a_spent_cap_refuses_without_a_statement(stack: dict[str, Any], monkeypa
     set_limits(monkeypatch, rate_limit_client_per_minute=0, daily_token_cap=1000)
     monkeypatch.setattr(limits, "QUESTION_TOKEN_BOUND", 100)
     assert call(rest_event())["statusCode"] == 200  # the stand-in's answer spends more than the cap
-    calls = {"prefetch": 0, "reserve_budget": 0}
-    for owner, name in ((facts, "prefetch"), (limits, "reserve_budget")):
-        real = getattr(owner, name)
-
-        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-        monkeypatch.setattr(owner, name, counted)
+    calls = count_calls(monkeypatch, (facts, "prefetch"), (limits, "reserve_budget"))
     first = call(rest_event(viewer="192.0.2.1"))  # learns that the day is spent
     assert first["statusCode"] == 503 and json.loads(first["body"])["error"]["code"] == "budget_exhausted"
     before = dict(calls)
